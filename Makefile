@@ -1,0 +1,34 @@
+# The two commands a user types: `make bench SUITE=long FRAC=0.1` and `make test`.
+PY      ?= python3.11
+VENV    ?= .venv
+SUITE   ?= long
+FRAC    ?= 0.1
+METHODS ?= baku
+SEEDS   ?= 0
+PROFILE ?= cpu
+WORKERS ?= 0
+DATA    ?= data/demos
+BIN     := $(VENV)/bin
+
+.PHONY: install bench test expert clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml scripts/install.sh
+	PY=$(PY) VENV=$(VENV) bash scripts/install.sh
+	touch $@
+
+bench: install
+	$(BIN)/hilam bench --suite $(SUITE) --frac $(FRAC) --methods $(METHODS) --seeds $(SEEDS) \
+		--profile $(PROFILE) --workers $(WORKERS) --data $(DATA)
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+# Scripted-expert quality of one suite (state pass only): writes results/expert/<suite>.json
+expert: install
+	$(BIN)/hilam generate --suite $(SUITE) --no-render --workers $(WORKERS) --root $(DATA)
+	$(BIN)/hilam expert-report --suite $(SUITE) --root $(DATA)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,106 @@
+"""Training windows from a suite's demos: (images, proprio, language, action chunk), in memory as uint8.
+
+Every step of every selected demo is one sample. Demos are chosen per task by the nested data
+fraction (`fractions.py`); images stay uint8 in RAM and batches are gathered with NumPy indexing,
+so a training step never waits on I/O or decoding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hilam.data.fractions import select_demos
+from hilam.data.schema import IMAGE_KEYS, DemoFileError, read_task_file, task_file
+from hilam.envs.suites import resolve_suite, task_specs
+
+
+@dataclass
+class DatasetConfig:
+    """Which demos, and how samples are cut from them."""
+
+    root: str = "data/demos"
+    suite: str = "libero_10"
+    frac: float = 1.0
+    seed: int = 0  # seeds the per-task demo permutation of the data fractions
+    chunk: int = 10  # action chunk length (BAKU: 10)
+    image_size: int = 0  # 0 = as stored; smaller sizes are area-downsampled once at load
+
+
+def proprio_of(obs: dict) -> np.ndarray:
+    """BAKU's proprioception: 7 joint positions + 2 gripper joint positions, (..., 9)."""
+    return np.concatenate([obs["joint_states"], obs["gripper_states"]], axis=-1).astype(np.float32)
+
+
+def _resize(images: np.ndarray, size: int) -> np.ndarray:
+    if size == 0 or images.shape[1] == size:
+        return images
+    import cv2
+
+    return np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
+
+
+class DemoDataset:
+    """All windows of the selected demos; `batch(idx)` gathers many samples at once."""
+
+    def __init__(self, cfg: DatasetConfig):
+        self.cfg = cfg
+        suite = resolve_suite(cfg.suite)
+        images = {k: [] for k in IMAGE_KEYS}
+        proprio, actions, task_ix, starts, lengths = [], [], [], [], []
+        self.instructions: list[str] = []
+        self.demos_per_task: dict[str, int] = {}
+        offset = 0
+        for task in task_specs(suite.name):
+            path = task_file(cfg.root, suite.name, task.name)
+            td = read_task_file(path)
+            pool = int(td.attrs.get("pool_size", len(td.demos)))
+            wanted = select_demos(task.name, pool, cfg.frac, cfg.seed)
+            by_id = dict(zip(td.demo_ids, td.demos))
+            missing = [i for i in wanted if i not in by_id]
+            if missing:
+                raise DemoFileError(f"{path}: data fraction {cfg.frac} needs demos {missing[:5]}... which the "
+                                    f"file does not hold; run `hilam generate --suite {suite.name} --frac {cfg.frac}`")
+            self.instructions.append(td.language or task.language)
+            self.demos_per_task[task.name] = len(wanted)
+            for i in wanted:
+                d = by_id[i]
+                for k in IMAGE_KEYS:
+                    images[k].append(_resize(d.obs[k], cfg.image_size))
+                proprio.append(proprio_of(d.obs))
+                actions.append(d.actions.astype(np.float32))
+                task_ix.append(np.full(len(d), len(self.instructions) - 1, np.int64))
+                starts.append(offset)
+                lengths.append(len(d))
+                offset += len(d)
+        self.images = {k: np.concatenate(v) for k, v in images.items()}
+        self.proprio = np.concatenate(proprio)
+        self.actions = np.concatenate(actions)
+        self.task = np.concatenate(task_ix)
+        # for each step: the index of its demo's last step, so chunks never cross into the next demo
+        self.last = np.concatenate([np.full(n, s + n - 1) for s, n in zip(starts, lengths)])
+        self.demo_lengths = np.asarray(lengths)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def batch(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Samples at step indices `idx`: uint8 images, proprio, task index, (B, chunk, 7) actions and mask."""
+        idx = np.asarray(idx)
+        steps = idx[:, None] + np.arange(self.cfg.chunk)[None]
+        mask = steps <= self.last[idx][:, None]
+        steps = np.minimum(steps, self.last[idx][:, None])  # pad past the end with the final action
+        out = {k: v[idx] for k, v in self.images.items()}
+        out |= {"proprio": self.proprio[idx], "task": self.task[idx], "actions": self.actions[steps],
+                "action_mask": mask}
+        return out
+
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+        return {k: v[0] for k, v in self.batch(np.asarray([i])).items()}
+
+    def stats(self) -> dict[str, np.ndarray]:
+        """Per-dimension mean/std/min/max of actions and proprio, for normalisation saved with checkpoints."""
+        return {f"{name}_{s}": getattr(np, s)(arr, axis=0)
+                for name, arr in (("actions", self.actions), ("proprio", self.proprio))
+                for s in ("mean", "std", "min", "max")}

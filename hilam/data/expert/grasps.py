@@ -1,0 +1,121 @@
+"""How to grasp, carry and release each kind of LIBERO object, and where the gripper goes to do it.
+
+A `GraspSpec` per LIBERO object class (with a default) holds the few numbers that differ between
+kinds; `plan_grasp` turns a spec and the object's current shape into a gripper pose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hilam.data.expert.scene import Scene, Shape
+
+FINGER_HALF_SPAN = 0.042  # distance from the eef site to each pad when the gripper is fully open
+HOME_YAW = np.pi / 2  # gripper yaw at reset; yaws are kept within +-90 degrees of it
+
+
+@dataclass(frozen=True)
+class GraspSpec:
+    """Grasp and release parameters for one kind of object (lengths in metres)."""
+
+    mode: str = "center"  # "center": pinch across the narrow footprint axis; "rim": straddle a cup wall
+    height_frac: float = 0.5  # center mode: grasp height as a fraction of the object height ...
+    finger_reach: float = 0.035  # ... but no deeper than this below the top (the palm must clear it)
+    rim_depth: float = 0.02  # rim mode: grasp this far below the top edge
+    rim_inset: float = 0.008  # rim mode: eef this far inside the outer rim radius
+    approach: float = 0.08  # pre-grasp height above the grasp point
+    carry_clearance: float = 0.05  # object bottom above obstacles while carrying
+    drop: float = 0.015  # object bottom above the target surface at release
+    into_clearance: float = 0.02  # object bottom above a container's rim at release (In an open container)
+    align_to_region: bool = False  # turn the object's long axis along the target region's long axis
+    yaw_jitter: float = np.radians(6)  # random yaw variation (demo diversity)
+
+
+_BOX = GraspSpec(yaw_jitter=np.radians(3))
+_CUP = GraspSpec(mode="rim")
+
+GRASPS: dict[str, GraspSpec] = {
+    # cans and bottles: pinch at mid-height, or just under the top when tall
+    "AlphabetSoup": GraspSpec(),
+    "TomatoSauce": GraspSpec(),
+    "Ketchup": GraspSpec(),
+    "BbqSauce": GraspSpec(),
+    "SaladDressing": GraspSpec(),
+    "Milk": GraspSpec(),
+    "OrangeJuice": GraspSpec(),
+    "WineBottle": GraspSpec(finger_reach=0.04, carry_clearance=0.04),
+    # flat boxes: pinch across the short side
+    "CreamCheese": _BOX,
+    "Butter": _BOX,
+    "ChocolatePudding": _BOX,
+    "BlackBook": GraspSpec(finger_reach=0.03, align_to_region=True, yaw_jitter=0.0),
+    # cups and bowls: straddle the wall, away from a handle
+    "AkitaBlackBowl": _CUP,
+    "PorcelainMug": _CUP,
+    "WhiteYellowMug": _CUP,
+    "RedCoffeeMug": _CUP,
+    "Plate": GraspSpec(mode="rim", rim_depth=0.008, rim_inset=0.01),
+    "MokaPot": GraspSpec(height_frac=0.6),
+}
+DEFAULT_GRASP = GraspSpec()
+
+
+def grasp_spec(kind: str) -> GraspSpec:
+    """The spec for a LIBERO object class name (default when unknown)."""
+    return GRASPS.get(kind, DEFAULT_GRASP)
+
+
+@dataclass(frozen=True)
+class Grasp:
+    """Gripper pose for a grasp: eef position and yaw (fingers close along (cos yaw, sin yaw))."""
+
+    pos: np.ndarray
+    yaw: float
+
+
+def wrap_yaw(yaw: float) -> float:
+    """Equivalent gripper yaw (fingers are symmetric under 180 degrees) within 90 degrees of home."""
+    return float((yaw - HOME_YAW + np.pi / 2) % np.pi - np.pi / 2 + HOME_YAW)
+
+
+def plan_grasp(scene: Scene, name: str, spec: GraspSpec, rng: np.random.Generator) -> Grasp:
+    """Where to put the gripper to pick `name` up now."""
+    shape = scene.shape(name)
+    if spec.mode == "rim":
+        return _rim_grasp(scene, name, shape, spec, rng)
+    z = shape.lo[2] + max(spec.height_frac * shape.height, shape.height - spec.finger_reach)
+    yaw = wrap_yaw(shape.short_yaw + rng.uniform(-1, 1) * spec.yaw_jitter)
+    return Grasp(np.array([*shape.center, z]), yaw)
+
+
+def _rim_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: np.random.Generator) -> Grasp:
+    """Straddle the cup wall on the side that is free, away from any handle, and needs little turning."""
+    c, r = shape.rim_center, shape.rim_radius
+    z = shape.hi[2] - spec.rim_depth
+    handle = shape.center - c
+    has_handle = np.linalg.norm(handle) > 0.01
+    eef_yaw = _current_yaw(scene)
+    best, best_cost = None, np.inf
+    for a in np.linspace(0, 2 * np.pi, 24, endpoint=False) + rng.uniform(0, np.pi / 12):
+        u = np.array([np.cos(a), np.sin(a)])
+        if has_handle and u @ handle / np.linalg.norm(handle) > np.cos(np.radians(70)):
+            continue
+        pos = c + (r - spec.rim_inset) * u
+        outer = pos + FINGER_HALF_SPAN * u
+        if scene.surface_z(outer, 0.012, exclude=(name,)) > z - 0.015:
+            continue  # a neighbour stands where the outer finger must go down
+        yaw = wrap_yaw(a)
+        turn = abs(yaw - wrap_yaw(eef_yaw))
+        cost = turn + 0.5 * max(0.0, u[0])  # prefer the near side (robot stands at -x)
+        if cost < best_cost:
+            best, best_cost = Grasp(np.array([*pos, z]), yaw), cost
+    if best is None:  # crowded all round: take the near side anyway
+        u = np.array([-1.0, 0.0])
+        best = Grasp(np.array([*(c + (r - spec.rim_inset) * u), z]), wrap_yaw(np.pi))
+    return best
+
+
+def _current_yaw(scene: Scene) -> float:
+    x = scene.eef_mat()[:, 0]
+    return float(np.arctan2(x[1], x[0]))

@@ -1,0 +1,79 @@
+"""End-effector motion primitives for OSC_POSE control, written as action generators.
+
+Each primitive yields 7-D actions (3 delta position, 3 delta axis-angle, gripper) in [-1, 1] until
+its target is reached or its step budget runs out; skills chain them with `yield from`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from hilam.data.expert.scene import Scene
+
+OPEN, CLOSED = -1.0, 1.0
+
+
+@dataclass
+class MotionConfig:
+    """Gains and tolerances of the servo loop (OSC scales actions by 0.05 m and 0.5 rad per step)."""
+
+    pos_scale: float = 0.05
+    rot_scale: float = 0.5
+    pos_gain: float = 1.0
+    rot_gain: float = 1.0
+    max_speed: float = 1.0  # cap on the position action norm (fraction of full speed)
+    pos_tol: float = 0.01
+    rot_tol: float = 0.05
+    gripper_steps: int = 12
+
+
+def top_down(yaw: float = 0.0) -> np.ndarray:
+    """Gripper rotation pointing straight down, rotated by `yaw` about world z."""
+    return Rotation.from_euler("z", yaw).as_matrix() @ np.diag([1.0, -1.0, -1.0])
+
+
+class Motion:
+    """Servo the end effector to positions / orientations in the world frame."""
+
+    def __init__(self, scene: Scene, cfg: MotionConfig | None = None):
+        self.scene = scene
+        self.cfg = cfg or MotionConfig()
+        self.gripper = OPEN
+
+    def action(self, pos: np.ndarray, rot: np.ndarray | None = None, speed: float | None = None) -> np.ndarray:
+        """One servo action toward `pos` (and rotation matrix `rot` if given), current gripper command."""
+        c = self.cfg
+        dp = (np.asarray(pos) - self.scene.eef_pos()) / c.pos_scale * c.pos_gain
+        cap = c.max_speed if speed is None else speed
+        n = np.linalg.norm(dp)
+        if n > cap:
+            dp *= cap / n
+        dr = np.zeros(3)
+        if rot is not None:
+            dr = Rotation.from_matrix(rot @ self.scene.eef_mat().T).as_rotvec() / c.rot_scale * c.rot_gain
+        return np.clip(np.concatenate([dp, dr, [self.gripper]]), -1.0, 1.0)
+
+    def reached(self, pos: np.ndarray, rot: np.ndarray | None = None, tol: float | None = None) -> bool:
+        ok = np.linalg.norm(np.asarray(pos) - self.scene.eef_pos()) < (tol or self.cfg.pos_tol)
+        if rot is not None:
+            ok &= np.linalg.norm(Rotation.from_matrix(rot @ self.scene.eef_mat().T).as_rotvec()) < self.cfg.rot_tol
+        return bool(ok)
+
+    def move_to(self, pos, rot=None, tol: float | None = None, max_steps: int = 80,
+                speed: float | None = None) -> Iterator[np.ndarray]:
+        """Servo until within tolerance (or out of steps)."""
+        for _ in range(max_steps):
+            if self.reached(pos, rot, tol):
+                return
+            yield self.action(pos, rot, speed)
+
+    def set_gripper(self, value: float, steps: int | None = None) -> Iterator[np.ndarray]:
+        """Open (-1) or close (+1) the gripper while holding the current pose."""
+        self.gripper = value
+        hold = self.scene.eef_pos()
+        rot = self.scene.eef_mat()
+        for _ in range(steps or self.cfg.gripper_steps):
+            yield self.action(hold, rot)

@@ -1,0 +1,75 @@
+"""Turn a BDDL goal into an ordered list of skill steps, and each step into an action generator."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from hilam.data.expert.motion import Motion
+from hilam.data.expert.scene import Scene
+from hilam.data.expert.skills import pick_and_place
+
+# execution order: open prerequisites < placements < closing < switching on / off
+RANK = {"open": 0, "on": 1, "in": 1, "close": 2, "turnon": 3, "turnoff": 3}
+PLACEMENTS = ("on", "in")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One skill to run; `predicate` is what it makes true (the step is skipped while that holds)."""
+
+    predicate: tuple[str, ...]
+    prerequisite: bool = False  # an opening step the goal needs but does not state
+
+    @property
+    def rank(self) -> int:
+        return RANK[self.predicate[0]]
+
+
+def plan(scene: Scene) -> list[Step]:
+    """Ordered steps for the scene's goal, with openings of closed target containers first."""
+    steps: list[Step] = []
+    for pred in scene.goal():
+        if pred[0] not in RANK:
+            raise ValueError(f"no skill for goal predicate {pred}")
+        target = pred[-1]
+        if pred[0] in PLACEMENTS and scene.is_site(target) and _needs_opening(scene, target):
+            steps.append(Step(("open", target), prerequisite=True))
+        steps.append(Step(tuple(pred)))
+    return sorted(steps, key=lambda s: s.rank)  # stable: goal order within a rank
+
+
+def satisfied(scene: Scene, step: Step) -> bool:
+    """Whether the step has nothing left to do."""
+    if step.prerequisite:
+        return not _needs_opening(scene, step.predicate[1])
+    return scene.holds(list(step.predicate))
+
+
+def skill(scene: Scene, motion: Motion, step: Step, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """The action generator that carries out one step."""
+    name, *args = step.predicate
+    if name in PLACEMENTS:
+        obj, target = args
+        return pick_and_place(scene, motion, obj, target, name, rng)
+    articulated = _articulated()
+    if articulated is None:
+        return iter(())
+    fn = {"open": articulated.open_articulated, "close": articulated.close_articulated,
+          "turnon": articulated.turn_on, "turnoff": articulated.turn_off}[name]
+    return fn(scene, motion, args[0], rng)
+
+
+def _articulated():
+    """Helper B's articulated skills, or None while that module does not exist yet."""
+    if importlib.util.find_spec("hilam.data.expert.articulated") is None:
+        return None
+    return importlib.import_module("hilam.data.expert.articulated")
+
+
+def _needs_opening(scene: Scene, region: str) -> bool:
+    articulated = _articulated()
+    return bool(articulated is not None and articulated.needs_opening(scene, region))

@@ -1,0 +1,145 @@
+"""Pick-and-place skills as closed-loop action generators (they re-read the scene every step)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from hilam.data.expert.grasps import GraspSpec, grasp_spec, plan_grasp, wrap_yaw
+from hilam.data.expert.motion import CLOSED, OPEN, Motion, top_down
+from hilam.data.expert.scene import Scene
+
+
+@dataclass(frozen=True)
+class PickPlaceConfig:
+    """Speeds, tolerances and retry policy of pick and place (lengths in metres)."""
+
+    travel_tol: float = 0.015  # waypoint tolerance in free space
+    fine_tol: float = 0.006  # tolerance at the grasp and release points
+    fine_speed: float = 0.5  # action-norm cap when descending onto an object or a target
+    close_steps: int = 10
+    open_steps: int = 6
+    lift_check: float = 0.03  # after lifting the object must have risen this much ...
+    retries: int = 1  # ... else re-grasp this many times
+    retreat: float = 0.08  # gripper rise after releasing
+    place_jitter: float = 0.005  # random offset of the release point (demo diversity)
+    waypoint_jitter: float = 0.01  # random offset of pre-grasp / carry waypoints
+    max_carry_z: float = 0.45  # object bottom never carried higher than this above the pick surface
+
+
+@dataclass
+class Place:
+    """Where the held object's origin goes (xy) and how low its bottom goes (z) before release."""
+
+    xy: np.ndarray
+    bottom_z: float
+    carry_bottom_z: float
+    yaw: float | None  # target world yaw of the object's long axis (None: keep as held)
+
+
+def pick_and_place(scene: Scene, motion: Motion, obj: str, target: str, relation: str,
+                   rng: np.random.Generator, cfg: PickPlaceConfig | None = None) -> Iterator[np.ndarray]:
+    """Pick `obj` and put it `relation` ('on' / 'in') `target`; re-grasps if the object was not lifted."""
+    cfg = cfg or PickPlaceConfig()
+    spec = grasp_spec(scene.kind(obj))
+    for _ in range(1 + cfg.retries):
+        held = yield from pick(scene, motion, obj, spec, rng, cfg)
+        if held:
+            break
+    else:
+        return
+    yield from place(scene, motion, obj, target, relation, spec, rng, cfg)
+
+
+def pick(scene: Scene, motion: Motion, obj: str, spec: GraspSpec, rng: np.random.Generator,
+         cfg: PickPlaceConfig) -> Iterator[np.ndarray]:
+    """Grasp `obj` from above and lift it a little; returns whether it came up in the hand."""
+    if motion.gripper != OPEN:
+        yield from motion.set_gripper(OPEN, cfg.open_steps)
+    grasp = plan_grasp(scene, obj, spec, rng)
+    rot = top_down(grasp.yaw)
+    above = grasp.pos + np.array([*rng.uniform(-1, 1, 2) * cfg.waypoint_jitter, spec.approach])
+    yield from motion.move_to(above, rot, tol=cfg.travel_tol, max_steps=60)
+    grasp = plan_grasp(scene, obj, spec, rng)  # the object may have been nudged meanwhile
+    grasp_pos = grasp.pos
+    yield from motion.move_to(grasp_pos + [0, 0, 0.02], rot, tol=cfg.travel_tol, max_steps=30)
+    yield from motion.move_to(grasp_pos, rot, tol=cfg.fine_tol, max_steps=25, speed=cfg.fine_speed)
+    z0 = scene.shape(obj).lo[2]
+    yield from motion.set_gripper(CLOSED, cfg.close_steps)
+    lift = scene.eef_pos() + [0, 0, cfg.lift_check + 0.03]
+    yield from motion.move_to(lift, rot, tol=cfg.travel_tol, max_steps=15)
+    return bool(scene.grasped(obj) and scene.shape(obj).lo[2] > z0 + cfg.lift_check)
+
+
+def place(scene: Scene, motion: Motion, obj: str, target: str, relation: str, spec: GraspSpec,
+          rng: np.random.Generator, cfg: PickPlaceConfig) -> Iterator[np.ndarray]:
+    """Carry the held `obj` over `target`, lower it and let go, then move the gripper up."""
+    goal = place_target(scene, obj, target, relation, spec, cfg)
+    goal.xy = goal.xy + rng.uniform(-1, 1, 2) * cfg.place_jitter
+    rot = _carry_rotation(scene, obj, goal.yaw)
+
+    def eef_for(bottom_z: float) -> np.ndarray:
+        """Eef position that puts the held object's origin over the goal with its bottom at `bottom_z`."""
+        eef, shape = scene.eef_pos(), scene.shape(obj)
+        offset = eef[:2] - scene.pos(obj)[:2]
+        return np.array([*(goal.xy + offset), bottom_z + eef[2] - shape.lo[2]])
+
+    up = scene.eef_pos()
+    up[2] = eef_for(goal.carry_bottom_z)[2]
+    yield from motion.move_to(up, rot, tol=cfg.travel_tol * 2, max_steps=40)
+    jitter = np.array([*rng.uniform(-1, 1, 2) * cfg.waypoint_jitter, 0.0])
+    for _ in range(80):  # servo over the goal while tracking how the object hangs in the hand
+        target_pos = eef_for(goal.carry_bottom_z) + jitter * 0.5
+        if motion.reached(target_pos, rot, cfg.travel_tol):
+            break
+        yield motion.action(target_pos, rot)
+    for _ in range(40):
+        target_pos = eef_for(goal.bottom_z)
+        if motion.reached(target_pos, None, cfg.fine_tol):
+            break
+        yield motion.action(target_pos, rot, speed=cfg.fine_speed if _near_z(scene, target_pos, 0.05) else None)
+    yield from motion.set_gripper(OPEN, cfg.open_steps)
+    away = scene.eef_pos() + [0, 0, cfg.retreat]
+    yield from motion.move_to(away, None, tol=cfg.travel_tol * 2, max_steps=15)
+
+
+def place_target(scene: Scene, obj: str, target: str, relation: str, spec: GraspSpec,
+                 cfg: PickPlaceConfig) -> Place:
+    """Release point for `obj` on / in `target` (an object or a region site) and a safe carry height."""
+    shape = scene.shape(obj)
+    xy = scene.pos(target)[:2]
+    radius = 0.5 * min(shape.long, 0.08)
+    surface = scene.surface_z(xy, radius, exclude=(obj,))
+    bottom = surface + spec.drop
+    yaw = None
+    if scene.is_site(target):
+        size = scene.site_size(target)
+        region_top = scene.pos(target)[2] + size[2]
+        if relation == "in" and scene.surface_z(xy, 0.0, exclude=(obj,)) < region_top:
+            # open-topped container (basket, caddy): release just above its walls
+            bottom = max(bottom, region_top + spec.into_clearance)
+        if spec.align_to_region:
+            axes = scene.mat(target)[:2, :2]
+            long_axis = axes[:, int(np.argmax(size[:2]))]
+            yaw = float(np.arctan2(long_axis[1], long_axis[0]))
+    path = np.linspace(scene.pos(obj)[:2], xy, 12)
+    obstacles = max(scene.surface_z(p, radius, exclude=(obj,)) for p in path)
+    carry = max(obstacles + spec.carry_clearance, bottom + 0.03)
+    carry = min(carry, shape.lo[2] + cfg.max_carry_z)
+    return Place(xy=xy, bottom_z=bottom, carry_bottom_z=carry, yaw=yaw)
+
+
+def _carry_rotation(scene: Scene, obj: str, long_yaw: float | None) -> np.ndarray:
+    """Gripper rotation while carrying: as grasped, or turned so the object's long axis is at `long_yaw`."""
+    x = scene.eef_mat()[:, 0]
+    eef_yaw = float(np.arctan2(x[1], x[0]))
+    if long_yaw is None:
+        return top_down(eef_yaw)
+    shape = scene.shape(obj)
+    long_now = shape.short_yaw + np.pi / 2
+    return top_down(wrap_yaw(eef_yaw + (long_yaw - long_now)))
+
+
+def _near_z(scene: Scene, pos: np.ndarray, dist: float) -> bool:
+    return bool(abs(scene.eef_pos()[2] - pos[2]) < dist)

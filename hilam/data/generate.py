@@ -1,0 +1,223 @@
+"""Scripted demonstrations in two passes: a fast state-only pass, then a render pass.
+
+Pass 1 runs the scripted expert without cameras from fresh random resets (never the official init
+states) and keeps successful episodes' `states` and `actions`. Pass 2 replays `states` in a
+rendering env, so observation t is the one action t was chosen from (LIBERO#54), and writes the
+official HDF5 layout. Only the demos a data fraction needs are rendered. Both passes cache their
+output per task and skip what is already done, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+import traceback
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from hilam.data.fractions import select_demos
+from hilam.data.schema import IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, read_task_file, task_file, write_task_file
+from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
+
+
+@dataclass
+class GenerateConfig:
+    """What to generate and where; the defaults make the official 50 demos per task at 128 px."""
+
+    suite: str = "libero_10"
+    root: str = "data/demos"  # official layout root: <root>/<suite>/<TASK>_demo.hdf5
+    demos_per_task: int = 50
+    max_attempts: int = 100  # state-pass episodes per task before giving up on reaching demos_per_task
+    frac: float = 1.0  # render only the demos this data fraction selects (nested, see fractions.py)
+    render: bool = True
+    image_size: int = 128
+    workers: int = 0  # 0 = number of CPU cores
+    seed: int = 0
+    tasks: tuple[int, ...] = ()  # empty = every task of the suite
+
+
+def episode_seed(seed: int, task: TaskSpec, attempt: int) -> int:
+    """The seed of one state-pass episode: reproducible and distinct per suite, task and attempt."""
+    return zlib.crc32(f"{seed}/{task.suite}/{task.name}/{attempt}".encode())
+
+
+def _states_path(cfg: GenerateConfig, task: TaskSpec) -> Path:
+    return Path(cfg.root) / task.suite / "states" / f"{task.name}.npz"
+
+
+def stats_path(root: str | os.PathLike, task: TaskSpec) -> Path:
+    return Path(root) / task.suite / "states" / f"{task.name}.json"
+
+
+def _atomic_savez(path: Path, **arrays) -> None:
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _atomic_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
+    """Run the expert state-only until `demos_per_task` successes; cache episodes and stats."""
+    path = _states_path(cfg, task)
+    if path.exists() and stats_path(cfg.root, task).exists():
+        return json.loads(stats_path(cfg.root, task).read_text())
+    from hilam.data.expert import ScriptedExpert
+    from hilam.envs.libero_env import LiberoEnv
+
+    max_steps = resolve_suite(task.suite).max_steps
+    env = LiberoEnv(task, render=False)
+    episodes, lengths, failures = [], [], []
+    steps, t0, attempts = 0, time.perf_counter(), 0
+    while len(episodes) < cfg.demos_per_task and attempts < cfg.max_attempts:
+        seed = episode_seed(cfg.seed, task, attempts)
+        attempts += 1
+        try:
+            env.reset(seed=seed)
+            expert = ScriptedExpert(env, np.random.default_rng(seed))
+            expert.reset()
+            states, actions, ok = [], [], False
+            while len(actions) < max_steps and not expert.done:
+                states.append(env.get_state())
+                actions.append(expert.act())
+                env.step(actions[-1])
+                if env.success():
+                    ok = True
+                    break
+            steps += len(actions)
+        except Exception as e:  # an env crash fails this attempt, not the run
+            ok, actions = False, []
+            failures.append({"seed": seed, "reason": f"{type(e).__name__}: {e}"})
+        if ok:
+            episodes.append((np.asarray(states), np.asarray(actions), seed))
+            lengths.append(len(actions))
+        if progress is not None:
+            progress.put(("state", task.name, ok))
+    seconds = time.perf_counter() - t0
+    env.close()
+    arrays = {}
+    for i, (s, a, sd) in enumerate(episodes):
+        arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = s, a, np.int64(sd)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_savez(path, **arrays)
+    stats = {"task": task.name, "task_id": task.task_id, "language": task.language,
+             "attempts": attempts, "successes": len(episodes),
+             "success_rate": len(episodes) / max(attempts, 1),
+             "mean_length": float(np.mean(lengths)) if lengths else None,
+             "state_pass_seconds": seconds, "state_pass_steps_per_s": steps / max(seconds, 1e-9),
+             "failures": failures[:20]}
+    _atomic_json(stats_path(cfg.root, task), stats)
+    return stats
+
+
+def load_state_episodes(cfg: GenerateConfig, task: TaskSpec) -> list[tuple[np.ndarray, np.ndarray]]:
+    with np.load(_states_path(cfg, task)) as z:
+        n = sum(1 for k in z.files if k.startswith("actions_"))
+        return [(z[f"states_{i}"], z[f"actions_{i}"]) for i in range(n)]
+
+
+def render_episode(env, states: np.ndarray, actions: np.ndarray) -> Demo:
+    """Re-render an episode from its states: observation t is rendered from states[t], before a_t."""
+    frames = [env.set_state(s) for s in states]
+    obs = {k: np.stack([f[k] for f in frames]) for k in (*IMAGE_KEYS, *LOW_DIM_KEYS)}
+    quat = np.stack([f["eef_quat"] for f in frames])
+    robot_states = np.concatenate([obs["gripper_states"], obs["ee_pos"], quat], axis=1)
+    return Demo(actions=actions, states=states, obs=obs, robot_states=robot_states,
+                model_file=env.sim.model.get_xml(), init_state=states[0])
+
+
+def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
+    """Render the demos the data fraction selects that the task file does not hold yet."""
+    from hilam.envs.libero_env import LiberoEnv
+
+    episodes = load_state_episodes(cfg, task)
+    out = task_file(cfg.root, task.suite, task.name)
+    wanted = select_demos(task.name, len(episodes), cfg.frac, cfg.seed) if episodes else []
+    have: dict[int, Demo] = {}
+    if out.exists():
+        try:
+            td = read_task_file(out)
+            have = dict(zip(td.demo_ids, td.demos))
+        except DemoFileError:
+            have = {}  # unreadable or foreign file: render again
+    missing = [i for i in wanted if i not in have]
+    if not missing:
+        return {"rendered": 0, "render_fps": None}
+    env = LiberoEnv(task, render=True, image_size=cfg.image_size)
+    t0, frames = time.perf_counter(), 0
+    for i in missing:
+        states, actions = episodes[i]
+        have[i] = render_episode(env, states, actions)
+        frames += len(states)
+        if progress is not None:
+            progress.put(("render", task.name, True))
+    seconds = time.perf_counter() - t0
+    env.close()
+    ids = sorted(have)
+    env_args = {"type": 1, "env_name": task.name, "bddl_file": task.bddl_file,
+                "env_kwargs": {"camera_heights": cfg.image_size, "camera_widths": cfg.image_size,
+                               "controller": "OSC_POSE", "control_freq": 20}}
+    write_task_file(out, [have[i] for i in ids], ids=ids, language=task.language, problem_name=task.name,
+                    bddl_file_name=task.bddl_file, env_args=env_args,
+                    extra_attrs={"pool_size": len(episodes),
+                                 "source": "hilam scripted expert", "generate_config": json.dumps(asdict(cfg))})
+    fps = frames / max(seconds, 1e-9)
+    stats = json.loads(stats_path(cfg.root, task).read_text())
+    stats["render_pass_frames_per_s"] = fps  # frames = env steps, each with both cameras rendered
+    stats["rendered_demos"] = len(ids)
+    _atomic_json(stats_path(cfg.root, task), stats)
+    return {"rendered": len(missing), "render_fps": fps}
+
+
+def _task_worker(task: TaskSpec, cfg: GenerateConfig, progress) -> dict:
+    try:
+        stats = state_pass(task, cfg, progress)
+        if cfg.render and stats["successes"] > 0:
+            stats = stats | render_pass(task, cfg, progress)
+        return stats
+    except Exception:
+        return {"task": task.name, "error": traceback.format_exc()}
+
+
+def generate(cfg: GenerateConfig) -> list[dict]:
+    """Generate (or complete) a suite's demos in parallel over tasks; returns per-task stats."""
+    from hilam.envs.gl import select_gl_backend
+
+    if cfg.render:
+        select_gl_backend()  # probe once here; workers inherit the choice
+    suite = resolve_suite(cfg.suite)
+    tasks = [t for t in task_specs(suite.name) if not cfg.tasks or t.task_id in cfg.tasks]
+    workers = min(cfg.workers or os.cpu_count() or 1, len(tasks))
+    ctx = mp.get_context("spawn")  # never fork a process that may hold a GL context
+    manager = ctx.Manager()
+    progress = manager.Queue()
+    results = []
+    bar = tqdm(desc=f"{suite.name} expert episodes", unit="ep", dynamic_ncols=True)
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        futures = [pool.submit(_task_worker, t, cfg, progress) for t in tasks]
+        done_ok = [0, 0]
+        pending = set(futures)
+        while pending:
+            while not progress.empty():
+                phase, _, ok = progress.get()
+                bar.update(1)
+                done_ok[0] += phase == "state"
+                done_ok[1] += phase == "state" and ok
+                bar.set_postfix(success=f"{done_ok[1]}/{done_ok[0]}")
+            finished = {f for f in pending if f.done()}
+            pending -= finished
+            results += [f.result() for f in finished]
+            time.sleep(0.2)
+    bar.close()
+    manager.shutdown()
+    return sorted(results, key=lambda r: r.get("task_id", -1))

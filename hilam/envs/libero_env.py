@@ -1,0 +1,136 @@
+"""One LIBERO task environment with the suite's observation convention.
+
+Create it inside the process that uses it (never before a fork: inherited EGL contexts crash) and
+reuse it across episodes: `reset()` re-samples object placements without rebuilding the simulator.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hilam.envs.suites import SETTLE_ACTION, SETTLE_STEPS, TaskSpec, task_spec
+
+CAMERAS = {"agentview_rgb": "agentview", "eye_in_hand_rgb": "robot0_eye_in_hand"}
+IMAGE_CONVENTION = "opencv"  # images are stored and fed to policies upright (row 0 = top)
+
+
+def to_upright(image: np.ndarray, convention: str) -> np.ndarray:
+    """Return an image (..., H, W, C) in our upright convention given the convention it was made in.
+
+    robosuite renders with OpenGL's convention (row 0 = bottom); official LIBERO files store that
+    and say so in `data.attrs["macros_image_convention"]`. This is the only place images flip.
+    """
+    if convention == "opengl":
+        return np.ascontiguousarray(image[..., ::-1, :, :])
+    if convention == "opencv":
+        return image
+    raise ValueError(f"unknown image convention {convention!r} (expected 'opengl' or 'opencv')")
+
+
+def quat_to_axis_angle(quat_xyzw: np.ndarray) -> np.ndarray:
+    """robosuite (x, y, z, w) quaternion -> axis-angle 3-vector, as in LIBERO's `ee_ori`."""
+    q = np.asarray(quat_xyzw, dtype=np.float64)
+    q = q * (1.0 if q[3] >= 0 else -1.0)
+    s = np.sqrt(max(1.0 - q[3] * q[3], 0.0))
+    if s < 1e-8:
+        return np.zeros(3)
+    return q[:3] / s * 2.0 * np.arccos(np.clip(q[3], -1.0, 1.0))
+
+
+class LiberoEnv:
+    """A reusable LIBERO env for one task, with or without camera rendering."""
+
+    def __init__(self, task: TaskSpec, render: bool = True, image_size: int = 128, seed: int = 0):
+        from libero.libero.envs.env_wrapper import ControlEnv
+
+        self.task = task
+        self.render = render
+        self.image_size = image_size
+        self._env = ControlEnv(
+            bddl_file_name=task.bddl_file,
+            has_offscreen_renderer=render,
+            use_camera_obs=render,
+            camera_names=list(CAMERAS.values()),
+            camera_heights=image_size,
+            camera_widths=image_size,
+            hard_reset=False,  # reset() resamples placements in the same simulator
+        )
+        self._env.seed(seed)
+        self._env.reset()
+
+    @classmethod
+    def for_task(cls, suite: str, task_id: int, **kw) -> "LiberoEnv":
+        return cls(task_spec(suite, task_id), **kw)
+
+    # ------------------------------------------------------------------ access for experts
+    @property
+    def sim_env(self):
+        """The underlying BDDL domain env (privileged state: objects, sites, predicates)."""
+        return self._env.env
+
+    @property
+    def sim(self):
+        return self._env.env.sim
+
+    # ------------------------------------------------------------------ episode control
+    def reset(self, init_state: np.ndarray | None = None, seed: int | None = None,
+              settle: int = SETTLE_STEPS) -> dict:
+        """Start an episode: from `init_state` (official evaluation) or a fresh random placement.
+
+        LIBERO's placement samplers draw from NumPy's global RNG, so `seed` makes a random reset
+        reproducible.
+        """
+        if seed is not None:
+            np.random.seed(seed)
+        self._env.reset()
+        if init_state is not None:
+            self._env.set_init_state(np.asarray(init_state, dtype=np.float64))
+        for _ in range(settle):
+            self._env.step(np.asarray(SETTLE_ACTION))
+        return self.observe()
+
+    def step(self, action: np.ndarray) -> dict:
+        """Apply one 7-D action in [-1, 1] and return the new observation."""
+        self._env.step(np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0))
+        return self.observe()
+
+    def success(self) -> bool:
+        return bool(self._env.check_success())
+
+    def get_state(self) -> np.ndarray:
+        """The flattened MuJoCo state (LIBERO's `states` row)."""
+        return np.asarray(self._env.get_sim_state(), dtype=np.float64).copy()
+
+    def set_state(self, state: np.ndarray) -> dict:
+        """Jump to a flattened MuJoCo state and return the observation there (render pass)."""
+        self._env.regenerate_obs_from_state(np.asarray(state, dtype=np.float64))
+        return self.observe()
+
+    def close(self) -> None:
+        self._env.close()
+
+    # ------------------------------------------------------------------ observations
+    def observe(self) -> dict:
+        """Observation in the official LIBERO key names; images upright, uint8 (H, W, 3)."""
+        env = self._env.env
+        robot = env.robots[0]
+        data = env.sim.data
+        joints = np.array([data.qpos[i] for i in robot._ref_joint_pos_indexes])
+        gripper = np.array([data.qpos[i] for i in robot._ref_gripper_joint_pos_indexes])
+        eef_pos = np.array(data.site_xpos[robot.eef_site_id])
+        from robosuite.utils.transform_utils import mat2quat
+
+        eef_quat = mat2quat(np.array(data.site_xmat[robot.eef_site_id]).reshape(3, 3))
+        ee_ori = quat_to_axis_angle(eef_quat)
+        obs = {
+            "joint_states": joints,
+            "gripper_states": gripper,
+            "ee_pos": eef_pos,
+            "ee_ori": ee_ori,
+            "ee_states": np.concatenate([eef_pos, ee_ori]),
+            "eef_quat": eef_quat,
+        }
+        if self.render:
+            raw = env._get_observations()
+            for key, cam in CAMERAS.items():
+                obs[key] = to_upright(np.asarray(raw[f"{cam}_image"]), "opengl")
+        return obs

@@ -1,0 +1,118 @@
+"""Worker processes that each own one LIBERO env and step it on command.
+
+The evaluator sends one action per worker per step and gets observations back, so the policy sees
+all workers' observations as one batch. A worker rebuilds its env only when its task changes. An
+exception inside a worker is returned as a message; a worker that dies is reported as dead and
+restarted, so a crash ends one episode, never the run.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+
+from hilam.envs.suites import TaskSpec
+
+
+@dataclass
+class StepResult:
+    """What a worker answers: an observation and success flag, or the reason it failed."""
+
+    obs: dict | None
+    success: bool = False
+    error: str | None = None
+
+
+def _serve(conn, image_size: int, render: bool) -> None:
+    from hilam.envs.libero_env import LiberoEnv
+
+    env, task = None, None
+    while True:
+        try:
+            cmd, *args = conn.recv()
+        except EOFError:
+            break
+        if cmd == "close":
+            break
+        try:
+            if cmd == "reset":
+                new_task, init_state = args
+                if env is None or task != new_task:
+                    if env is not None:
+                        env.close()
+                    env, task = LiberoEnv(new_task, render=render, image_size=image_size), new_task
+                obs = env.reset(init_state=init_state)
+                conn.send(StepResult(obs, env.success()))
+            elif cmd == "step":
+                obs = env.step(args[0])
+                conn.send(StepResult(obs, env.success()))
+            else:
+                conn.send(StepResult(None, error=f"unknown command {cmd!r}"))
+        except Exception as e:  # reported to the evaluator; this worker keeps serving
+            conn.send(StepResult(None, error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"))
+    if env is not None:
+        env.close()
+
+
+class EnvWorkers:
+    """N processes, each with one env; `reset` and `step` address one worker by index."""
+
+    def __init__(self, n: int, image_size: int = 128, render: bool = True, timeout_s: float = 300.0):
+        from hilam.envs.gl import select_gl_backend
+
+        if render:
+            select_gl_backend()
+        self.n, self.image_size, self.render, self.timeout_s = n, image_size, render, timeout_s
+        self._ctx = mp.get_context("spawn")  # never fork: inherited GL contexts crash
+        self._procs: list = [None] * n
+        self._conns: list = [None] * n
+        for i in range(n):
+            self._start(i)
+
+    def _start(self, i: int) -> None:
+        parent, child = self._ctx.Pipe()
+        p = self._ctx.Process(target=_serve, args=(child, self.image_size, self.render), daemon=True)
+        p.start()
+        child.close()
+        self._procs[i], self._conns[i] = p, parent
+
+    def send_reset(self, i: int, task: TaskSpec, init_state: np.ndarray | None) -> None:
+        self._send(i, ("reset", task, init_state))
+
+    def send_step(self, i: int, action: np.ndarray) -> None:
+        self._send(i, ("step", np.asarray(action, dtype=np.float64)))
+
+    def _send(self, i: int, msg) -> None:
+        try:
+            self._conns[i].send(msg)
+        except (BrokenPipeError, OSError):
+            pass  # the dead worker is noticed in recv
+
+    def recv(self, i: int) -> StepResult:
+        """The answer of worker i; a dead or hung worker is restarted and reported as an error."""
+        conn = self._conns[i]
+        try:
+            if conn.poll(self.timeout_s):
+                return conn.recv()
+            reason = f"worker {i} did not answer within {self.timeout_s:.0f}s"
+        except (EOFError, OSError):
+            reason = f"worker {i} died (exit code {self._procs[i].exitcode})"
+        self._procs[i].kill()
+        self._start(i)
+        return StepResult(None, error=reason)
+
+    def close(self) -> None:
+        for i in range(self.n):
+            self._send(i, ("close",))
+        for p in self._procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+
+    def __enter__(self) -> "EnvWorkers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

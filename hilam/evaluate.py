@@ -1,0 +1,208 @@
+"""The evaluation protocol: parallel LIBERO rollouts of a batched policy, per-task success, Wilson CI.
+
+Default protocol (OpenVLA / LeRobot): one episode per official init state, 50 per task, 10 settle
+steps, the suite's max steps. An env failure ends that episode as a failure with its reason.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from hilam.envs.suites import SETTLE_STEPS, TaskSpec, official_init_states, resolve_suite, task_specs
+from hilam.envs.workers import EnvWorkers
+
+
+class Policy(Protocol):
+    """What the evaluator needs from a method: batched actions and a per-slot episode reset."""
+
+    def reset(self, slot: int) -> None: ...
+
+    def act(self, obs: list[dict], slots: list[int]) -> np.ndarray: ...
+
+
+@dataclass
+class EvalConfig:
+    """Which episodes to run and how; `protocol()` is what a results cell records."""
+
+    suite: str = "libero_10"
+    episodes_per_task: int = 50  # one per official init state (at most 50)
+    tasks: tuple[int, ...] = ()  # empty = all tasks
+    init_states: str = "official"  # "official" or "random" (seeded fresh resets, BAKU's protocol)
+    max_steps: int = 0  # 0 = the suite's table value
+    workers: int = 0  # 0 = number of CPU cores
+    image_size: int = 128
+    video_dir: str = ""  # if set: mp4 of the first episode of each task
+    seed: int = 0
+
+    def protocol(self) -> dict:
+        spec = resolve_suite(self.suite)
+        return {"episodes_per_task": self.episodes_per_task, "init_states": self.init_states,
+                "max_steps": self.max_steps or spec.max_steps, "settle_steps": SETTLE_STEPS,
+                "image_size": self.image_size}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score 95% interval of a binomial rate."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass
+class Episode:
+    task: TaskSpec
+    index: int
+    init_state: np.ndarray | None
+    steps: int = 0
+    success: bool = False
+    reason: str = ""
+
+
+def _episodes(cfg: EvalConfig) -> list[Episode]:
+    suite = resolve_suite(cfg.suite)
+    out = []
+    for task in task_specs(suite.name):
+        if cfg.tasks and task.task_id not in cfg.tasks:
+            continue
+        if cfg.init_states == "official":
+            states = official_init_states(suite.name, task.task_id)
+            if cfg.episodes_per_task > len(states):
+                raise ValueError(f"{suite.name} task {task.task_id} has {len(states)} official init states, "
+                                 f"{cfg.episodes_per_task} episodes asked")
+            out += [Episode(task, i, np.asarray(states[i])) for i in range(cfg.episodes_per_task)]
+        elif cfg.init_states == "random":
+            out += [Episode(task, i, None) for i in range(cfg.episodes_per_task)]
+        else:
+            raise ValueError(f"init_states must be 'official' or 'random', not {cfg.init_states!r}")
+    return out
+
+
+def _write_video(path: Path, frames: list[np.ndarray]) -> None:
+    import imageio.v2 as imageio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imageio.mimwrite(path, frames, fps=20, macro_block_size=1)
+
+
+def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
+    """Roll the policy out on the configured episodes; returns the `eval` part of a results cell."""
+    episodes = _episodes(cfg)
+    max_steps = cfg.max_steps or resolve_suite(cfg.suite).max_steps
+    n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(episodes)))
+    queue = list(reversed(episodes))
+    slot_ep: dict[int, Episode] = {}
+    obs: dict[int, dict] = {}
+    videos: dict[int, list] = {}
+    filmed: set[int] = set()
+    finished: list[Episode] = []
+    env_steps, t0 = 0, time.perf_counter()
+    bar = tqdm(total=len(episodes), desc=f"eval {resolve_suite(cfg.suite).name}", unit="ep", dynamic_ncols=True)
+
+    with EnvWorkers(n_workers, image_size=cfg.image_size) as workers:
+
+        def start(slots: list[int]) -> None:
+            """Reset idle slots onto the next queued episodes (in parallel); a failed reset fails its episode."""
+            while slots and queue:
+                started = []
+                for s in slots:
+                    if queue:
+                        ep = slot_ep[s] = queue.pop()
+                        if cfg.init_states == "random":
+                            np.random.seed(cfg.seed * 100003 + ep.task.task_id * 1009 + ep.index)
+                        workers.send_reset(s, ep.task, ep.init_state)
+                        started.append(s)
+                slots = []
+                for s in started:
+                    r = workers.recv(s)
+                    if r.error:
+                        finish(s, False, f"reset failed: {r.error}")
+                        slots.append(s)
+                        continue
+                    obs[s] = _tag(r.obs, slot_ep[s])
+                    policy.reset(s)
+                    if cfg.video_dir and slot_ep[s].task.task_id not in filmed:
+                        filmed.add(slot_ep[s].task.task_id)
+                        videos[s] = [obs[s]["agentview_rgb"]]
+
+        def finish(s: int, success: bool, reason: str = "") -> None:
+            ep = slot_ep.pop(s)
+            ep.success, ep.reason = success, reason
+            finished.append(ep)
+            obs.pop(s, None)
+            if s in videos:
+                name = f"{ep.task.suite}_task{ep.task.task_id}_ep{ep.index}_{'ok' if success else 'fail'}.mp4"
+                _write_video(Path(cfg.video_dir) / name, videos.pop(s))
+            bar.update(1)
+            bar.set_postfix(success=f"{sum(e.success for e in finished)}/{len(finished)}")
+
+        start(list(range(n_workers)))
+        step_seconds = 0.0  # wall time of the stepping phase alone (policy + env steps), for throughput
+        while slot_ep:
+            t_step = time.perf_counter()
+            slots = sorted(s for s in slot_ep if s in obs)
+            actions = np.asarray(policy.act([obs[s] for s in slots], slots), dtype=np.float64)
+            for s, a in zip(slots, actions):
+                workers.send_step(s, a)
+            idle = []
+            for s in slots:
+                r = workers.recv(s)
+                ep = slot_ep[s]
+                ep.steps += 1
+                env_steps += 1
+                if r.error:
+                    finish(s, False, f"env error: {r.error}")
+                elif r.success:
+                    finish(s, True)
+                elif ep.steps >= max_steps:
+                    finish(s, False, "max steps")
+                else:
+                    obs[s] = _tag(r.obs, ep)
+                    if s in videos:
+                        videos[s].append(r.obs["agentview_rgb"])
+                    continue
+                idle.append(s)
+            step_seconds += time.perf_counter() - t_step
+            start(idle)
+    bar.close()
+    out = summarize(finished, cfg, time.perf_counter() - t0, env_steps, n_workers)
+    out["step_phase_env_steps_per_s"] = env_steps / max(step_seconds, 1e-9)
+    return out
+
+
+def _tag(obs: dict, ep: Episode) -> dict:
+    obs["language"] = ep.task.language
+    obs["task_id"] = ep.task.task_id
+    obs["episode"] = ep.index
+    return obs
+
+
+def summarize(episodes: list[Episode], cfg: EvalConfig, seconds: float, env_steps: int, workers: int) -> dict:
+    """Per-task and overall success with a Wilson interval, failure reasons and throughput."""
+    by_task: dict[str, list[Episode]] = defaultdict(list)
+    for ep in episodes:
+        by_task[ep.task.name].append(ep)
+    k, n = sum(e.success for e in episodes), len(episodes)
+    per_task = {}
+    for name, eps in sorted(by_task.items(), key=lambda kv: kv[1][0].task.task_id):
+        ok = [e.steps for e in eps if e.success]
+        per_task[name] = {"task_id": eps[0].task.task_id, "successes": len(ok), "episodes": len(eps),
+                          "success_rate": len(ok) / len(eps),
+                          "mean_success_length": float(np.mean(ok)) if ok else None,
+                          "failures": dict(Counter(e.reason.split(":")[0] for e in eps if not e.success))}
+    errors = [f"{e.task.name}#{e.index}: {e.reason}" for e in episodes if e.reason.startswith(("env", "reset"))]
+    return {"suite": resolve_suite(cfg.suite).name, "success_rate": k / max(n, 1), "ci95": wilson_interval(k, n),
+            "episodes": n, "successes": k, "per_task": per_task, "protocol": cfg.protocol(),
+            "seconds": seconds, "env_steps": env_steps, "env_steps_per_s": env_steps / max(seconds, 1e-9),
+            "workers": workers, "errors": errors[:20], "config": asdict(cfg)}

@@ -1,0 +1,20 @@
+"""Shared fixtures: tiny synthetic demos in the official layout (no simulator needed)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hilam.data.schema import IMAGE_KEYS, LOW_DIM_KEYS, Demo
+
+
+def make_demo(T: int, size: int = 16, seed: int = 0, state_dim: int = 20) -> Demo:
+    rng = np.random.default_rng(seed)
+    obs = {k: rng.integers(0, 256, (T, size, size, 3), dtype=np.uint8) for k in IMAGE_KEYS}
+    obs |= {k: rng.normal(size=(T, w)) for k, w in LOW_DIM_KEYS.items()}
+    return Demo(actions=rng.uniform(-1, 1, (T, 7)), states=rng.normal(size=(T, state_dim)), obs=obs,
+                robot_states=rng.normal(size=(T, 9)), model_file="<mujoco/>")
+
+
+@pytest.fixture
+def demo_factory():
+    return make_demo
