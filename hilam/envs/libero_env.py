@@ -55,6 +55,7 @@ class LiberoEnv:
             hard_reset=False,  # reset() resamples placements in the same simulator
         )
         self._env.seed(seed)
+        self._fixture_frames = self._xml_fixture_frames()
         self._env.reset()
 
     @classmethod
@@ -81,12 +82,37 @@ class LiberoEnv:
         """
         if seed is not None:
             np.random.seed(seed)
+        self._restore_fixture_frames()
         self._env.reset()
         if init_state is not None:
             self._env.set_init_state(np.asarray(init_state, dtype=np.float64))
         for _ in range(settle):
             self._env.step(np.asarray(SETTLE_ACTION))
         return self.observe()
+
+    def _xml_fixture_frames(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Body id -> (pos, quat) of each fixture as written in the model XML, before any placement."""
+        env = self._env.env
+        frames = {}
+        for fixture in env.fixtures_dict.values():
+            body = env.model.worldbody.find(f".//body[@name='{fixture.root_body}']")
+            pos = np.array((body.get("pos") or "0 0 0").split(), dtype=np.float64)
+            quat = np.array((body.get("quat") or "1 0 0 0").split(), dtype=np.float64)
+            frames[env.sim.model.body_name2id(fixture.root_body)] = (pos, quat)
+        return frames
+
+    def _restore_fixture_frames(self) -> None:
+        """Put fixtures back where a freshly loaded model has them before a soft reset.
+
+        LIBERO places objects that start on a fixture (bowl on the stove, in a drawer) at the fixture's
+        sampled pose plus the site's world position, which equals the site's local offset only in a
+        freshly loaded model. A soft reset (hard_reset=False) keeps last episode's fixture pose there,
+        counting it twice: the object starts in mid-air far away and falls off the table.
+        """
+        model = self._env.env.sim.model
+        for body_id, (pos, quat) in self._fixture_frames.items():
+            model.body_pos[body_id] = pos
+            model.body_quat[body_id] = quat
 
     def step(self, action: np.ndarray) -> dict:
         """Apply one 7-D action in [-1, 1] and return the new observation."""

@@ -13,9 +13,9 @@ from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import resolve_suite
 
 
-def run_episode(env: LiberoEnv, expert: ScriptedExpert, max_steps: int) -> tuple[bool, int]:
-    """One episode from a random reset; returns (success, steps taken)."""
-    env.reset()
+def run_episode(env: LiberoEnv, expert: ScriptedExpert, max_steps: int, seed: int) -> tuple[bool, int]:
+    """One episode from a seeded random reset; returns (success, steps taken)."""
+    env.reset(seed=seed)
     expert.reset()
     for t in range(1, max_steps + 1):
         env.step(expert.act())
@@ -39,7 +39,8 @@ def main() -> None:
     for task in tasks:
         env = LiberoEnv.for_task(suite.name, task, render=False, seed=args.seed + task)
         expert = ScriptedExpert(env, np.random.default_rng([args.seed, task]))
-        results = [run_episode(env, expert, suite.max_steps) for _ in range(args.episodes)]
+        seeds = [args.seed * 100_003 + task * 1_009 + ep for ep in range(args.episodes)]
+        results = [run_episode(env, expert, suite.max_steps, seed) for seed in seeds]
         env.close()
         ok = [s for s, _ in results]
         steps = [n for _, n in results]

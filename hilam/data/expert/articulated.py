@@ -28,9 +28,13 @@ class ArticulatedConfig:
     # drawers
     handle_standoff: float = 0.10  # pre-grasp distance in front of a drawer handle
     narrow_steps: int = 4  # closing steps from fully open to a ~4 cm finger gap
-    handle_depth: float = 0.008  # how far past the handle centre the finger pads go
+    handle_pitch: float = 0.2  # tip the gripper down so its housing clears objects below the handle
+    handle_depth: float = 0.0  # how far past the handle centre the finger pads go
     drawer_open_margin: float = 0.012  # pull this far past the "open" threshold
-    push_contact_gap: float = 0.022  # finger-pad centre to handle centre when pushing a drawer shut
+    pull_speed: float = 0.8  # action-norm cap while pulling a drawer
+    push_contact_gap: float = 0.03  # finger-pad centre to handle centre when pushing a drawer shut
+    push_standoff: float = 0.05  # descend this far in front of the handle before pushing
+    push_pitch: float = 1.0  # downward tilt of the pushing gripper
     # stove knob
     knob_grip_height: float = 0.03  # finger-pad height above the knob joint
     knob_turn: float = 1.0  # target knob angle when turning on (turn-on threshold is 0.5)
@@ -38,18 +42,24 @@ class ArticulatedConfig:
     knob_done_margin: float = 0.2  # stop turning on this close to knob_turn
     knob_rot_step: float = 0.25  # rotation lead of the servo target per step
     # microwave door
-    door_push_radius: float = 0.14  # where along the door the fingers push it shut
+    door_push_pitch: float = 1.2  # downward tilt of the gripper pushing a door
+    door_push_radius: float = 0.11  # where along the door the fingers push it shut
     door_push_lead: float = 0.25  # angular lead of the pusher target ahead of the door
-    door_push_gap: float = 0.035  # pad centre to door mid-plane
-    door_push_height: float = 0.0  # pad height relative to the hinge centre
+    door_push_gap: float = 0.04  # pad centre to door mid-plane
+    door_push_height: float = 0.04  # pad height relative to the hinge centre
     # plate pushing
     pusher_height: float = 0.012  # finger-pad height above the object's base when pushing
-    pusher_gap: float = 0.02  # gap between pads and the object's rim before a stroke
+    pusher_gap: float = 0.015  # gap between fingers and the object's rim before a stroke
+    pusher_half_width: float = 0.0  # rim-to-pad offset: the rim enters between the open fingers
+    pusher_lean: float = 0.2  # forward lean of the pushing gripper (rad from vertical)
+    push_advance: float = 0.03  # how far into the object the pusher target is set
+    push_reach: float = 0.84  # farthest pusher position from the robot base (xy) that the arm reaches low
     push_speed: float = 0.5
     push_tol: float = 0.012  # accepted distance of the object from a waypoint
-    push_waypoint_steps: int = 160
-    push_obstacle_margin: float = 0.015
+    push_waypoint_steps: int = 120
+    push_obstacle_margin: float = 0.01
     # budgets
+    close_steps: int = 8  # gripper closing steps on a handle or knob
     approach_steps: int = 100
     act_steps: int = 120
 
@@ -62,12 +72,17 @@ def _rot_angle(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(Rotation.from_matrix(a @ b.T).as_rotvec()))
 
 
-def _facing(scene: Scene, direction: np.ndarray) -> np.ndarray:
-    """Gripper pointing horizontally along `direction`, fingers closing vertically (min. rotation)."""
-    z = direction / np.linalg.norm(direction)
-    options = []
-    for x in (UP, -UP):
-        options.append(np.column_stack([x, np.cross(z, x), z]))
+def _facing(scene: Scene, direction: np.ndarray, pitch: float = 0.0, vertical_fingers: bool = True) -> np.ndarray:
+    """Gripper pointing along horizontal `direction`, tipped down by `pitch`; its fingers close in
+    the vertical plane or horizontally (of the two such rotations, the one nearest the current pose)."""
+    h = direction / np.linalg.norm(direction)
+    z = np.cos(pitch) * h - np.sin(pitch) * UP
+    if vertical_fingers:
+        across = UP - (UP @ z) * z
+    else:
+        across = np.cross(UP, h)
+    across /= np.linalg.norm(across)
+    options = [np.column_stack([x, np.cross(z, x), z]) for x in (across, -across)]
     return min(options, key=lambda r: _rot_angle(r, scene.eef_mat()))
 
 
@@ -170,7 +185,7 @@ def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generat
     handle, d = _drawer_frame(scene, joint, model)
     side = np.cross(UP, d)
     handle = handle + _jitter(rng, side)
-    rot = _facing(scene, -d)
+    rot = _facing(scene, -d, CFG.handle_pitch)
     pre = handle + CFG.handle_standoff * d
     motion.gripper = OPEN
     z = max(scene.eef_pos()[2], pre[2] + 0.05)
@@ -178,14 +193,14 @@ def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generat
     yield from motion.move_to(pre, rot, tol=0.015, max_steps=CFG.approach_steps)
     yield from _narrow(motion)
     yield from motion.move_to(handle - CFG.handle_depth * d, rot, tol=0.008, max_steps=60)
-    yield from motion.set_gripper(CLOSED)
+    yield from motion.set_gripper(CLOSED, steps=CFG.close_steps)
     sign = _open_sign(model)
     boundary = abs(min(model.object_properties["articulation"]["default_open_ranges"], key=abs))
     start = scene.eef_pos()
     for _ in range(CFG.act_steps):
         if sign * _qpos(scene, joint) >= boundary + CFG.drawer_open_margin:
             break
-        yield motion.action(start + (boundary + 0.04) * d, rot, speed=0.5)
+        yield motion.action(start + (boundary + 0.04) * d, rot, speed=CFG.pull_speed)
     yield from _retreat(motion, d)
 
 
@@ -194,10 +209,11 @@ def _close_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Genera
     joint, model = _joint(scene, name)
     handle, d = _drawer_frame(scene, joint, model)
     side = np.cross(UP, d)
-    rot = _top_down_across(scene, side)
+    rot = _facing(scene, -d, CFG.push_pitch, vertical_fingers=False)
     contact = handle + CFG.push_contact_gap * d + _jitter(rng, side)
     motion.gripper = CLOSED
-    yield from _approach(motion, contact, rot)
+    yield from _approach(motion, contact + CFG.push_standoff * d, rot)
+    yield from motion.move_to(contact, rot, tol=0.01, max_steps=40)
     for _ in range(CFG.act_steps):
         if scene.holds(["close", name]):
             break
@@ -220,23 +236,28 @@ def _door_angle_point(scene: Scene, joint: str, radius: float, lead: float) -> t
 
 
 def _close_door(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Swing a hinged door shut by pushing its outer face along the arc with closed fingers."""
+    """Swing a hinged door shut: closed fingertips push its outer face along the arc, the gripper
+    tipped down and turning with the door so that its housing stays clear of the door's top."""
     joint, model = _joint(scene, name)
     sign = -_open_sign(model)  # closing direction of the joint value
     radius = CFG.door_push_radius + rng.uniform(-CFG.jitter, CFG.jitter)
     height = CFG.door_push_height * UP
-    point, t = _door_angle_point(scene, joint, radius, 0.0)
-    t *= sign
-    rot = _top_down_across(scene, t)
+
+    def pusher(lead: float, gap: float) -> tuple[np.ndarray, np.ndarray]:
+        point, t = _door_angle_point(scene, joint, radius, sign * lead)
+        t *= sign
+        return point - gap * t + height, _facing(scene, t, CFG.door_push_pitch, vertical_fingers=False)
+
     motion.gripper = CLOSED
-    yield from _approach(motion, point - CFG.door_push_gap * t - 0.03 * t + height, rot, tol=0.02)
+    start, rot = pusher(0.0, CFG.door_push_gap + CFG.push_standoff)
+    yield from _approach(motion, start, rot, tol=0.02)
     for _ in range(2 * CFG.act_steps):
         if scene.holds(["close", name]):
             break
-        point, t = _door_angle_point(scene, joint, radius, sign * CFG.door_push_lead)
-        t *= sign
-        yield motion.action(point - CFG.door_push_gap * t + height, _top_down_across(scene, t), speed=0.6)
-    yield from _retreat(motion, -t, dist=0.06)
+        target, rot = pusher(CFG.door_push_lead, CFG.door_push_gap)
+        yield motion.action(target, rot, speed=0.6)
+    _, t = _door_angle_point(scene, joint, radius, 0.0)
+    yield from _retreat(motion, -sign * t, dist=0.06)
 
 
 # ---------------------------------------------------------------------------------- knobs
@@ -250,7 +271,7 @@ def _turn_knob(scene: Scene, motion: Motion, name: str, target: float, done) -> 
     rot = _top_down_across(scene, ridge_across)
     motion.gripper = OPEN
     yield from _approach(motion, grip, rot, tol=0.008)
-    yield from motion.set_gripper(CLOSED)
+    yield from motion.set_gripper(CLOSED, steps=CFG.close_steps)
     start_q, start_rot = _qpos(scene, joint), scene.eef_mat()
     direction = np.sign(target - start_q)
     for _ in range(CFG.act_steps):
@@ -261,6 +282,109 @@ def _turn_knob(scene: Scene, motion: Motion, name: str, target: float, done) -> 
         yield motion.action(grip, turn @ start_rot)
     yield from motion.set_gripper(OPEN, steps=6)
     yield from motion.move_to(scene.eef_pos() + 0.08 * UP, scene.eef_mat(), tol=0.02, max_steps=30)
+
+
+# ---------------------------------------------------------------------------------- pushing
+PUSHED_KINDS = ("Plate", "YellowPlate")  # flat dishes: pushed over the table, not lifted
+
+
+def _footprint(scene: Scene, name: str) -> tuple[np.ndarray, np.ndarray]:
+    shape = scene.shape(name)
+    return shape.lo[:2], shape.hi[:2]
+
+
+def _clearance(points: np.ndarray, radius: float, boxes: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Smallest gap between discs of `radius` at `points` (N, 2) and axis-aligned boxes (lo, hi)."""
+    best = np.inf
+    for lo, hi in boxes:
+        d = np.linalg.norm(np.maximum(np.maximum(lo - points, points - hi), 0.0), axis=1)
+        best = min(best, float(d.min()) - radius)
+    return best
+
+
+def _segment(a: np.ndarray, b: np.ndarray, step: float = 0.01) -> np.ndarray:
+    n = max(2, int(np.linalg.norm(b - a) / step) + 1)
+    return a + np.linspace(0.0, 1.0, n)[:, None] * (b - a)
+
+
+def _push_plan(scene: Scene, obj: str, region: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """Waypoints (xy) for the object's origin: a goal inside the region clear of other objects, reached
+    straight or via one detour point, keeping the pushed disc clear of obstacles and every pusher
+    position (behind the object at the start of a leg) within the arm's reach."""
+    lo, hi = _footprint(scene, obj)
+    radius = 0.5 * float(np.max(hi - lo))
+    names = [n for n in (*scene.env.objects_dict, *scene.env.fixtures_dict) if n != obj and scene.collision_geoms(n)]
+    boxes = [b for b in (_footprint(scene, n) for n in names) if np.all(b[1] - b[0] < 0.6)]  # skip the table
+    base = _robot_base(scene)
+    start = scene.pos(obj)[:2]
+    centre, half = scene.pos(region)[:2], scene.site_size(region)[:2]
+    margin = CFG.push_obstacle_margin
+    grid = np.linspace(-0.6, 0.6, 7)
+    goals = [centre + half * np.array([gx, gy]) for gx in grid for gy in grid]
+    goal = max(goals, key=lambda g: min(_clearance(g[None], radius, boxes), margin)
+               - 0.05 * float(np.linalg.norm(g - centre) + np.linalg.norm(g - start)))
+    goal = goal + rng.uniform(-1, 1, 2) * 0.25 * CFG.jitter
+    lo_xy, hi_xy = np.minimum(start, goal) - 0.1, np.maximum(start, goal) + 0.1
+    vias = [None] + [np.array([x, y]) for x in np.linspace(lo_xy[0], hi_xy[0], 15)
+                     for y in np.linspace(lo_xy[1], hi_xy[1], 15)]
+
+    def score(via) -> float:
+        legs = [start, goal] if via is None else [start, via, goal]
+        pairs = list(zip(legs[:-1], legs[1:]))
+        pts = np.concatenate([_segment(a, b) for a, b in pairs])
+        length = sum(float(np.linalg.norm(b - a)) for a, b in pairs)
+        reach = max(float(np.linalg.norm(a - (b - a) / max(np.linalg.norm(b - a), 1e-6) * (radius + 0.02) - base))
+                    for a, b in pairs)
+        return min(_clearance(pts, radius, boxes), margin) - 0.05 * length - max(0.0, reach - CFG.push_reach)
+
+    via = max(vias, key=score)
+    return [goal] if via is None else [via, goal]
+
+
+def _robot_base(scene: Scene) -> np.ndarray:
+    return np.array(scene.sim.data.body_xpos[scene.sim.model.body_name2id(scene.robot.robot_model.root_body)][:2])
+
+
+def _push_leg(scene: Scene, motion: Motion, obj: str, waypoint: np.ndarray) -> Iterator[np.ndarray]:
+    """Push `obj` in a straight line until its origin reaches `waypoint` (xy) with the open fingers
+    (a two-point pusher spread across the push) kept behind the object's centre on the line to the
+    waypoint; the gripper leans forward a little so its housing clears whatever stands behind."""
+    lo, hi = _footprint(scene, obj)
+    radius = 0.5 * float(np.max(hi - lo))
+    p = scene.pos(obj)
+    u0 = np.array([*(waypoint - p[:2]), 0.0])
+    if np.linalg.norm(u0) < CFG.push_tol:
+        return
+    u0 /= np.linalg.norm(u0)
+    rot = _facing(scene, -u0, np.pi / 2 - CFG.pusher_lean, vertical_fingers=False)
+    z = scene.shape(obj).lo[2] + CFG.pusher_height
+    behind = radius + CFG.pusher_half_width
+    motion.gripper = OPEN
+    yield from _approach(motion, np.array([*(p[:2] - (behind + CFG.pusher_gap) * u0[:2]), z]), rot, tol=0.012)
+    for _ in range(CFG.push_waypoint_steps):
+        p = scene.pos(obj)
+        rest = np.array([*(waypoint - p[:2]), 0.0])
+        if rest @ u0 < CFG.push_tol:
+            break
+        u = rest / np.linalg.norm(rest)
+        target = np.array([*(p[:2] - (behind - CFG.push_advance) * u[:2]), z])
+        speed = float(np.clip((rest @ u0) / 0.05, 0.3, CFG.push_speed))
+        yield motion.action(target, rot, speed=speed)
+    yield from motion.move_to(scene.eef_pos() - 0.02 * u0 + 0.06 * UP, rot, tol=0.02, max_steps=20)
+
+
+def push_to(scene: Scene, motion: Motion, obj: str, region: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Push a flat object (a plate) over the table into a table region, around other objects."""
+    for _ in range(2):
+        if scene.holds(["on", obj, region]):
+            return
+        for waypoint in _push_plan(scene, obj, region, rng):
+            yield from _push_leg(scene, motion, obj, waypoint)
+
+
+def should_push(scene: Scene, obj: str, target: str) -> bool:
+    """True when `obj` should be pushed rather than lifted onto `target`: a plate to a table region."""
+    return scene.kind(obj) in PUSHED_KINDS and scene.is_site(target) and scene.kind(target) == "TargetZone"
 
 
 # ---------------------------------------------------------------------------------- public skills

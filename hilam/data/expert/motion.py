@@ -5,7 +5,7 @@ its target is reached or its step budget runs out; skills chain them with `yield
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,9 @@ class MotionConfig:
     pos_tol: float = 0.01
     rot_tol: float = 0.05
     gripper_steps: int = 12
+    stall_steps: int = 5  # a servo with `stall=True` gives up once the eef moved less than
+    stall_dist: float = 0.003  # this much and turned less than `stall_angle` over that many steps
+    stall_angle: float = 0.02  # (blocked, or the rotation is out of reach)
 
 
 def top_down(yaw: float = 0.0) -> np.ndarray:
@@ -63,11 +66,25 @@ class Motion:
         return bool(ok)
 
     def move_to(self, pos, rot=None, tol: float | None = None, max_steps: int = 80,
-                speed: float | None = None) -> Iterator[np.ndarray]:
-        """Servo until within tolerance (or out of steps)."""
+                speed: float | None = None, stall: bool = False) -> Iterator[np.ndarray]:
+        """Servo until within tolerance (or out of steps, or, with `stall`, blocked or creeping)."""
+        yield from self.track(lambda: pos, rot, tol, max_steps, speed, stall)
+
+    def track(self, target: Callable[[], np.ndarray], rot=None, tol: float | None = None, max_steps: int = 80,
+              speed: float | None = None, stall: bool = False) -> Iterator[np.ndarray]:
+        """Servo toward a moving target `target()` (re-evaluated every step), as `move_to`."""
+        c = self.cfg
+        recent: list[tuple[np.ndarray, np.ndarray]] = []
         for _ in range(max_steps):
+            pos = target()
             if self.reached(pos, rot, tol):
                 return
+            recent = [*recent[-(c.stall_steps - 1):], (self.scene.eef_pos(), self.scene.eef_mat())]
+            if stall and len(recent) == c.stall_steps:
+                (p0, r0), (p1, r1) = recent[0], recent[-1]
+                turned = np.linalg.norm(Rotation.from_matrix(r1 @ r0.T).as_rotvec())
+                if np.linalg.norm(p1 - p0) < c.stall_dist and turned < c.stall_angle:
+                    return
             yield self.action(pos, rot, speed)
 
     def set_gripper(self, value: float, steps: int | None = None) -> Iterator[np.ndarray]:

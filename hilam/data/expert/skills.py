@@ -60,15 +60,15 @@ def pick(scene: Scene, motion: Motion, obj: str, spec: GraspSpec, rng: np.random
     grasp = plan_grasp(scene, obj, spec, rng)
     rot = top_down(grasp.yaw)
     above = grasp.pos + np.array([*rng.uniform(-1, 1, 2) * cfg.waypoint_jitter, spec.approach])
-    yield from motion.move_to(above, rot, tol=cfg.travel_tol, max_steps=60)
+    yield from motion.move_to(above, rot, tol=cfg.travel_tol, max_steps=60, stall=True)
     grasp = plan_grasp(scene, obj, spec, rng)  # the object may have been nudged meanwhile
     grasp_pos = grasp.pos
-    yield from motion.move_to(grasp_pos + [0, 0, 0.02], rot, tol=cfg.travel_tol, max_steps=30)
-    yield from motion.move_to(grasp_pos, rot, tol=cfg.fine_tol, max_steps=25, speed=cfg.fine_speed)
+    yield from motion.move_to(grasp_pos + [0, 0, 0.02], rot, tol=cfg.travel_tol, max_steps=30, stall=True)
+    yield from motion.move_to(grasp_pos, rot, tol=cfg.fine_tol, max_steps=25, speed=cfg.fine_speed, stall=True)
     z0 = scene.shape(obj).lo[2]
     yield from motion.set_gripper(CLOSED, cfg.close_steps)
     lift = scene.eef_pos() + [0, 0, cfg.lift_check + 0.03]
-    yield from motion.move_to(lift, rot, tol=cfg.travel_tol, max_steps=15)
+    yield from motion.move_to(lift, rot, tol=cfg.travel_tol, max_steps=15, stall=True)
     return bool(scene.grasped(obj) and scene.shape(obj).lo[2] > z0 + cfg.lift_check)
 
 
@@ -87,21 +87,15 @@ def place(scene: Scene, motion: Motion, obj: str, target: str, relation: str, sp
 
     up = scene.eef_pos()
     up[2] = eef_for(goal.carry_bottom_z)[2]
-    yield from motion.move_to(up, rot, tol=cfg.travel_tol * 2, max_steps=40)
+    yield from motion.move_to(up, rot, tol=cfg.travel_tol * 2, max_steps=40, stall=True)
     jitter = np.array([*rng.uniform(-1, 1, 2) * cfg.waypoint_jitter, 0.0])
-    for _ in range(80):  # servo over the goal while tracking how the object hangs in the hand
-        target_pos = eef_for(goal.carry_bottom_z) + jitter * 0.5
-        if motion.reached(target_pos, rot, cfg.travel_tol):
-            break
-        yield motion.action(target_pos, rot)
-    for _ in range(40):
-        target_pos = eef_for(goal.bottom_z)
-        if motion.reached(target_pos, None, cfg.fine_tol):
-            break
-        yield motion.action(target_pos, rot, speed=cfg.fine_speed if _near_z(scene, target_pos, 0.05) else None)
+    yield from motion.track(lambda: eef_for(goal.carry_bottom_z) + jitter * 0.5, rot, tol=cfg.travel_tol,
+                            max_steps=80, stall=True)
+    yield from motion.track(lambda: eef_for(goal.bottom_z), rot, tol=cfg.fine_tol, max_steps=40,
+                            speed=cfg.fine_speed, stall=True)
     yield from motion.set_gripper(OPEN, cfg.open_steps)
     away = scene.eef_pos() + [0, 0, cfg.retreat]
-    yield from motion.move_to(away, None, tol=cfg.travel_tol * 2, max_steps=15)
+    yield from motion.move_to(away, None, tol=cfg.travel_tol * 2, max_steps=15, stall=True)
 
 
 def place_target(scene: Scene, obj: str, target: str, relation: str, spec: GraspSpec,
@@ -139,7 +133,3 @@ def _carry_rotation(scene: Scene, obj: str, long_yaw: float | None) -> np.ndarra
     shape = scene.shape(obj)
     long_now = shape.short_yaw + np.pi / 2
     return top_down(wrap_yaw(eef_yaw + (long_yaw - long_now)))
-
-
-def _near_z(scene: Scene, pos: np.ndarray, dist: float) -> bool:
-    return bool(abs(scene.eef_pos()[2] - pos[2]) < dist)

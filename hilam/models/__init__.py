@@ -1,0 +1,1 @@
+"""Policy building blocks (encoders, trunk, heads) shared by BAKU, HiLAM's two policies and the baselines."""

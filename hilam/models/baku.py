@@ -1,0 +1,61 @@
+"""BAKU (Haldar et al. 2024): shared FiLM-ResNet over both cameras, proprio and language MLPs, a causal
+GPT trunk over [lang, cameras..., proprio, ACTION] read out at the learned ACTION token, and an
+action-chunk head. HiLAM's pi^h / pi^l reuse these blocks with other heads and extra tokens."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from hilam.models.film_resnet import EncoderConfig, FiLMResNetEncoder
+from hilam.models.gpt import GPT, GPTConfig
+from hilam.models.heads import DeterministicHead, HeadConfig
+
+CAMERAS = ("agentview_rgb", "eye_in_hand_rgb")
+
+
+@dataclass
+class BakuConfig:
+    image_size: int = 128
+    cameras: tuple[str, ...] = CAMERAS
+    proprio_dim: int = 9
+    lang_dim: int = 384  # input embedding width (MiniLM 384, T5-small 512)
+    repr_dim: int = 512  # width of every observation token before the trunk
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    gpt: GPTConfig = field(default_factory=GPTConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+
+
+def mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_out))
+
+
+class Baku(nn.Module):
+    """Observation (images, proprio, instruction embedding) -> action chunk (B, chunk, 7)."""
+
+    def __init__(self, cfg: BakuConfig):
+        super().__init__()
+        self.cfg = cfg
+        cfg.encoder.cond_dim = cfg.encoder.out_dim = cfg.repr_dim
+        self.lang = mlp(cfg.lang_dim, cfg.repr_dim, cfg.repr_dim)
+        self.image = FiLMResNetEncoder(cfg.encoder)
+        self.proprio = mlp(cfg.proprio_dim, cfg.repr_dim, cfg.repr_dim)
+        self.action_token = nn.Parameter(torch.randn(1, 1, cfg.repr_dim) * 0.02)
+        self.to_trunk = nn.Linear(cfg.repr_dim, cfg.gpt.n_embd)
+        self.trunk = GPT(cfg.gpt)
+        self.head = DeterministicHead(cfg.gpt.n_embd, cfg.head)
+
+    def tokens(self, images: dict[str, torch.Tensor], proprio: torch.Tensor, lang: torch.Tensor) -> torch.Tensor:
+        """(B, 2 + n_cameras, repr_dim) observation tokens: language, cameras, proprio."""
+        l = self.lang(lang)
+        cams = [self.image(images[k], l) for k in self.cfg.cameras]
+        return torch.stack([l, *cams, self.proprio(proprio)], dim=1)
+
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Append the ACTION token, run the trunk, read out at the ACTION token: (B, n_embd)."""
+        act = self.action_token.expand(tokens.shape[0], -1, -1)
+        return self.trunk(self.to_trunk(torch.cat([tokens, act], dim=1)))[:, -1]
+
+    def forward(self, images: dict[str, torch.Tensor], proprio: torch.Tensor, lang: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(self.tokens(images, proprio, lang)))

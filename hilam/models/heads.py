@@ -1,0 +1,55 @@
+"""Action heads read out at the trunk's action token, and BAKU's temporal ensembling at evaluation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class HeadConfig:
+    hidden: int = 256
+    layers: int = 2  # hidden layers of the MLP
+    chunk: int = 10  # actions predicted per query
+    action_dim: int = 7
+
+
+class DeterministicHead(nn.Module):
+    """MLP -> (B, chunk, action_dim) in [-1, 1] (tanh); trained with MSE, as in BAKU."""
+
+    def __init__(self, in_dim: int, cfg: HeadConfig):
+        super().__init__()
+        layers, d = [], in_dim
+        for _ in range(cfg.layers):
+            layers += [nn.Linear(d, cfg.hidden), nn.ReLU()]
+            d = cfg.hidden
+        self.net = nn.Sequential(*layers, nn.Linear(d, cfg.chunk * cfg.action_dim))
+        self.cfg = cfg
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(x)).view(-1, self.cfg.chunk, self.cfg.action_dim)
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """MSE over the valid (not padded past the episode end) steps of each chunk."""
+        err = ((pred - target) ** 2).mean(-1)
+        return (err * mask).sum() / mask.sum().clamp(min=1)
+
+
+class TemporalEnsemble:
+    """Average every chunk's prediction for the current step, weight exp(-k * i) with i = 0 the oldest."""
+
+    def __init__(self, chunk: int, k: float = 0.01):
+        self.chunk, self.k = chunk, k
+        self.history: list[np.ndarray] = []  # chunks predicted at the last `chunk` steps, oldest first
+
+    def reset(self) -> None:
+        self.history = []
+
+    def __call__(self, chunk_pred: np.ndarray) -> np.ndarray:
+        self.history = (self.history + [np.asarray(chunk_pred)])[-self.chunk:]
+        n = len(self.history)
+        preds = np.stack([c[n - 1 - j] for j, c in enumerate(self.history)])  # oldest chunk first
+        w = np.exp(-self.k * np.arange(n))
+        return (w[:, None] * preds).sum(0) / w.sum()
