@@ -86,6 +86,7 @@ class LiberoEnv:
         self._env.reset()
         if init_state is not None:
             self._env.set_init_state(np.asarray(init_state, dtype=np.float64))
+        self._fresh_controllers()
         for _ in range(settle):
             self._env.step(np.asarray(SETTLE_ACTION))
         return self.observe()
@@ -113,6 +114,17 @@ class LiberoEnv:
         for body_id, (pos, quat) in self._fixture_frames.items():
             model.body_pos[body_id] = pos
             model.body_quat[body_id] = quat
+
+    def _fresh_controllers(self) -> None:
+        """Clear controller state a soft reset keeps, so a reused env behaves like a rebuilt one.
+
+        robosuite's Panda gripper ramps its command from `current_action`, and OSC caches the last
+        end-effector pose; both would otherwise carry over from the previous episode.
+        """
+        for robot in self._env.env.robots:
+            robot.gripper.current_action = np.zeros(robot.gripper.dof)
+            robot.controller.update(force=True)
+            robot.controller.reset_goal()
 
     def step(self, action: np.ndarray) -> dict:
         """Apply one 7-D action in [-1, 1] and return the new observation."""

@@ -52,6 +52,7 @@ class ArticulatedConfig:
     pusher_gap: float = 0.015  # gap between fingers and the object's rim before a stroke
     pusher_half_width: float = 0.0  # rim-to-pad offset: the rim enters between the open fingers
     pusher_lean: float = 0.2  # forward lean of the pushing gripper (rad from vertical)
+    push_steer: float = 1.5  # extra sideways correction of the pusher (fraction of its miss)
     push_advance: float = 0.03  # how far into the object the pusher target is set
     push_reach: float = 0.84  # farthest pusher position from the robot base (xy) that the arm reaches low
     push_speed: float = 0.5
@@ -367,7 +368,10 @@ def _push_leg(scene: Scene, motion: Motion, obj: str, waypoint: np.ndarray) -> I
         if rest @ u0 < CFG.push_tol:
             break
         u = rest / np.linalg.norm(rest)
-        target = np.array([*(p[:2] - (behind - CFG.push_advance) * u[:2]), z])
+        off = p - scene.eef_pos()
+        off = off - (off @ u) * u  # the pusher's sideways miss of the object's centre line
+        off[2] = 0.0
+        target = np.array([*(p[:2] - (behind - CFG.push_advance) * u[:2]), z]) + CFG.push_steer * off
         speed = float(np.clip((rest @ u0) / 0.05, 0.3, CFG.push_speed))
         yield motion.action(target, rot, speed=speed)
     yield from motion.move_to(scene.eef_pos() - 0.02 * u0 + 0.06 * UP, rot, tol=0.02, max_steps=20)
@@ -437,8 +441,8 @@ def needs_opening(scene: Scene, region_name: str) -> bool:
     if parent_name is None or parent_name not in scene.env.fixtures_dict:
         return False
     parent = scene.object(parent_name)
-    if not hasattr(parent, "is_open"):
-        return False
+    if not getattr(parent, "object_properties", {}).get("articulation", {}).get("default_open_ranges"):
+        return False  # not an openable fixture (a stove, a rack, ...)
     if obj.joints:  # a drawer region moves with its own slide joint
         return not scene.holds(["open", region_name])
     hinged = [j for j in parent.joints or [] if not _is_slide(scene, j)]

@@ -22,7 +22,7 @@ class MotionConfig:
 
     pos_scale: float = 0.05
     rot_scale: float = 0.5
-    pos_gain: float = 1.0
+    pos_gain: float = 3.0  # high enough to beat the OSC's steady-state lag at far reach
     rot_gain: float = 1.0
     max_speed: float = 1.0  # cap on the position action norm (fraction of full speed)
     pos_tol: float = 0.01

@@ -57,12 +57,11 @@ def pick(scene: Scene, motion: Motion, obj: str, spec: GraspSpec, rng: np.random
     """Grasp `obj` from above and lift it a little; returns whether it came up in the hand."""
     if motion.gripper != OPEN:
         yield from motion.set_gripper(OPEN, cfg.open_steps)
-    grasp = plan_grasp(scene, obj, spec, rng)
+    grasp, obj_at_plan = plan_grasp(scene, obj, spec, rng), scene.pos(obj)
     rot = top_down(grasp.yaw)
     above = grasp.pos + np.array([*rng.uniform(-1, 1, 2) * cfg.waypoint_jitter, spec.approach])
     yield from motion.move_to(above, rot, tol=cfg.travel_tol, max_steps=60, stall=True)
-    grasp = plan_grasp(scene, obj, spec, rng)  # the object may have been nudged meanwhile
-    grasp_pos = grasp.pos
+    grasp_pos = grasp.pos + scene.pos(obj) - obj_at_plan  # follow the object if it was nudged
     yield from motion.move_to(grasp_pos + [0, 0, 0.02], rot, tol=cfg.travel_tol, max_steps=30, stall=True)
     yield from motion.move_to(grasp_pos, rot, tol=cfg.fine_tol, max_steps=25, speed=cfg.fine_speed, stall=True)
     z0 = scene.shape(obj).lo[2]

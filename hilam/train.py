@@ -1,0 +1,133 @@
+"""One trainer for every method, on `accelerate`: the same code runs on one CPU, one or several GPUs
+or nodes (`accelerate launch -m hilam.cli ...`). Batches are drawn by index from a seeded stream
+(step s always sees the same samples), and checkpoints hold model, optimiser and RNG states, so a
+resumed run continues the exact loss curve of an uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+
+class BatchSource(Protocol):
+    def __len__(self) -> int: ...
+
+    def batch(self, idx: np.ndarray) -> dict: ...
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 20_000
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    seed: int = 0
+    log_every: int = 50
+    ckpt_every: int = 1000
+    mixed_precision: str = "auto"  # "auto": bf16 on a GPU that supports it, else "no"
+
+
+def batch_indices(seed: int, step: int, n: int, batch_size: int) -> np.ndarray:
+    """The sample indices of a training step: a pure function of (seed, step), so resume is exact."""
+    return np.random.default_rng([seed, step]).integers(0, n, batch_size)
+
+
+def _mixed_precision(setting: str) -> str:
+    if setting != "auto":
+        return setting
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+def _latest(out: Path) -> Path | None:
+    pointer = out / "latest"
+    return out / pointer.read_text().strip() if pointer.exists() else None
+
+
+def _save(accelerator, out: Path, step: int, extra: dict) -> None:
+    """Write checkpoint `step_<n>` atomically: a temp dir renamed into place, then the `latest` pointer."""
+    tmp, final = out / f".tmp_step_{step}", out / f"step_{step}"
+    accelerator.save_state(str(tmp))  # every rank adds its RNG state
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        _publish(out, tmp, final, {"step": step, **extra})
+    accelerator.wait_for_everyone()
+
+
+def _publish(out: Path, tmp: Path, final: Path, meta: dict) -> None:
+    (tmp / "trainer.json").write_text(json.dumps(meta))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    pointer_tmp = out / "latest.tmp"
+    pointer_tmp.write_text(final.name)
+    previous = _latest(out)
+    os.replace(pointer_tmp, out / "latest")
+    if previous is not None and previous != final:
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: str | os.PathLike,
+          extra_state: dict | None = None, stop_at: int | None = None) -> dict:
+    """Train `model` (whose `forward(batch)` returns the scalar loss) for cfg.steps, resuming from out_dir if it
+    holds a checkpoint. `stop_at` ends early (used to test resumption). Returns a training summary."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from torch.utils.tensorboard import SummaryWriter
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.mixed_precision), cpu=not torch.cuda.is_available())
+    set_seed(cfg.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model, opt = accelerator.prepare(model, opt)
+    step, losses = 0, []
+    ckpt = _latest(out)
+    if ckpt is not None:
+        accelerator.load_state(str(ckpt))
+        step = json.loads((ckpt / "trainer.json").read_text())["step"]
+    writer = SummaryWriter(str(out / "tb")) if accelerator.is_main_process else None
+    end = min(cfg.steps, stop_at or cfg.steps)
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", dynamic_ncols=True,
+               disable=not accelerator.is_main_process)
+    per_rank = cfg.batch_size // accelerator.num_processes
+    t0, t_log, samples = time.perf_counter(), time.perf_counter(), 0
+    model.train()
+    while step < end:
+        idx = batch_indices(cfg.seed, step, len(data), cfg.batch_size)
+        idx = idx[accelerator.process_index * per_rank:(accelerator.process_index + 1) * per_rank]
+        with accelerator.autocast():
+            loss = model(data.batch(idx))
+        opt.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        if cfg.grad_clip:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        samples += cfg.batch_size
+        losses.append(float(loss.detach()))
+        bar.update(1)
+        if step % cfg.log_every == 0 or step == end:
+            rate = samples / max(time.perf_counter() - t_log, 1e-9)
+            bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}", sps=f"{rate:.0f}")
+            if writer:
+                writer.add_scalar("train/loss", np.mean(losses[-cfg.log_every:]), step)
+                writer.add_scalar("train/lr", opt.param_groups[0]["lr"], step)
+                writer.add_scalar("train/samples_per_s", rate, step)
+            t_log, samples = time.perf_counter(), 0
+        if step % cfg.ckpt_every == 0 or step == end:
+            _save(accelerator, out, step, {"config": asdict(cfg), **(extra_state or {})})
+    bar.close()
+    if writer:
+        writer.close()
+    seconds = time.perf_counter() - t0
+    return {"steps": step, "seconds": seconds, "losses": losses, "final_loss": losses[-1] if losses else None,
+            "samples_per_s": len(losses) * cfg.batch_size / max(seconds, 1e-9)}
