@@ -1,34 +1,108 @@
-"""The benchmark driver behind `make bench`: demos for a suite and data fraction, then each method.
-
-Learned methods plug in through `METHODS` (name -> trainer/evaluator); until one is registered the
-bench stops after data generation and a smoke evaluation of the harness, and says so.
-"""
+"""The benchmark cell behind `make bench`: demos for (suite, fraction), then train and evaluate each
+(method, seed) and write one results cell JSON per combination. Finished cells are skipped unless forced;
+training resumes from its last checkpoint."""
 from __future__ import annotations
 
 import json
-import sys
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
+from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.data.generate import GenerateConfig, generate
 from hilam.envs.suites import resolve_suite
+from hilam.evaluate import EvalConfig, evaluate
+from hilam.methods import get_method
+from hilam.profiles import get_profile
+from hilam.provenance import provenance
 
-METHODS: dict[str, object] = {}  # filled by the methods' modules (BAKU, HiLAM, baselines)
+
+@dataclass
+class CellConfig:
+    suite: str = "libero_10"
+    method: str = "baku"
+    frac: float = 0.1
+    seed: int = 0
+    profile: str = "cpu"
+    workers: int = 0
+    data: str = "data/demos"  # demo root (official layout); official files placed here are used as they are
+    runs: str = "runs"  # checkpoints and TensorBoard logs
+    results: str = "results/runs"
+    tasks: tuple[int, ...] = ()  # empty = all tasks (subsets are for tests and quick checks)
+    demos_per_task: int = 50  # size of the demo pool the fractions choose from
+    force: bool = False
+
+    def path(self) -> Path:
+        suite = resolve_suite(self.suite).name
+        return Path(self.results) / suite / self.method / f"frac{self.frac:g}-seed{self.seed}-{self.profile}.json"
+
+
+def _atomic_json(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def run_cell(cell: CellConfig) -> dict:
+    """Train and evaluate one (suite, method, frac, seed, profile) cell; returns the cell JSON."""
+    out = cell.path()
+    if out.exists() and not cell.force:
+        print(f"[bench] {out} exists; skipping (--force to redo)")
+        return json.loads(out.read_text())
+    suite = resolve_suite(cell.suite).name
+    profile = get_profile(cell.profile)
+    stats = generate(GenerateConfig(suite=suite, root=cell.data, frac=cell.frac, workers=cell.workers, tasks=cell.tasks,
+                                    demos_per_task=cell.demos_per_task, max_attempts=2 * cell.demos_per_task))
+    broken = [s["task"] for s in stats if "error" in s or not s.get("successes")]
+    if broken:
+        raise SystemExit(f"[bench] no demos for {broken}; see {cell.data}/{suite}/states/*.json")
+    data = DemoDataset(DatasetConfig(root=cell.data, suite=suite, frac=cell.frac, seed=0, tasks=cell.tasks,
+                                     chunk=profile.baku.head.chunk, image_size=profile.image_size))
+    method = get_method(cell.method)(profile, data.instructions)
+    run_dir = Path(cell.runs) / suite / cell.method / out.stem
+    t0 = time.perf_counter()
+    train = method.fit(data, run_dir, cell.seed)
+    ev = evaluate(method.policy(), EvalConfig(suite=suite, episodes_per_task=profile.eval_episodes_per_task,
+                                              tasks=cell.tasks, workers=cell.workers, seed=cell.seed))
+    result = {
+        "suite": suite, "method": cell.method, "frac": cell.frac, "seed": cell.seed, "profile": cell.profile,
+        "success_rate": ev["success_rate"], "ci95": ev["ci95"], "episodes": ev["episodes"],
+        "per_task": {name: t["success_rate"] for name, t in ev["per_task"].items()},
+        "protocol": ev["protocol"] | {"tasks": list(cell.tasks) or "all"},
+        "train": train,
+        "eval": {"seconds": ev["seconds"], "env_steps_per_s": ev["env_steps_per_s"], "workers": ev["workers"],
+                 "per_task": ev["per_task"], "errors": ev["errors"]},
+        "data": {"source": "scripted expert (hilam)", "root": cell.data, "demos_per_task": data.demos_per_task,
+                 "samples": len(data), "image_size": profile.image_size},
+        "method_config": method.describe(),
+        "wall_seconds": time.perf_counter() - t0,
+        "command": f"hilam bench --suite {suite} --frac {cell.frac:g} --methods {cell.method} --seeds {cell.seed} "
+                   f"--profile {cell.profile}",
+        "cell_config": asdict(cell),
+        **provenance(),
+    }
+    _atomic_json(out, result)
+    return result
+
+
+def table(rows: list[dict]) -> str:
+    """A plain-text table of results cells."""
+    head = f"{'suite':<15}{'method':<10}{'frac':>6}{'seed':>6}{'profile':>9}{'success':>9}  {'95% CI':<15}{'train s':>9}{'eval s':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['suite']:<15}{r['method']:<10}{r['frac']:>6g}{r['seed']:>6}{r['profile']:>9}"
+                     f"{r['success_rate']:>9.3f}  [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]   "
+                     f"{r['train']['seconds']:>9.0f}{r['eval']['seconds']:>8.0f}")
+    return "\n".join(lines)
 
 
 def bench(suite: str, frac: float, methods: list[str], seeds: list[int], profile: str = "cpu",
-          workers: int = 0, data: str = "data/demos") -> None:
-    spec = resolve_suite(suite)
-    print(f"[bench] {spec.name} frac={frac} methods={methods} seeds={seeds} profile={profile}")
-    stats = generate(GenerateConfig(suite=spec.name, root=data, frac=frac, workers=workers))
-    failed = [s["task"] for s in stats if "error" in s or not s.get("successes")]
-    if failed:
-        raise SystemExit(f"[bench] no demos for: {failed}; see {data}/{spec.name}/states/*.json")
-    print(f"[bench] demos ready under {data}/{spec.name}")
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        print(f"[bench] methods not available yet: {unknown}; running a smoke evaluation of the harness "
-              "(constant policy, 1 episode per task) instead", file=sys.stderr)
-        from hilam.evaluate import EvalConfig, evaluate
-        from hilam.scripted_policies import ConstantPolicy
-
-        r = evaluate(ConstantPolicy(), EvalConfig(suite=spec.name, episodes_per_task=1, max_steps=20, workers=workers))
-        print(json.dumps({k: r[k] for k in ("suite", "episodes", "env_steps_per_s", "errors")}))
+          workers: int = 0, data: str = "data/demos", force: bool = False) -> list[dict]:
+    """Every (method, seed) cell for one suite and fraction, then a printed table."""
+    rows = [run_cell(CellConfig(suite=suite, method=m, frac=frac, seed=s, profile=profile, workers=workers,
+                                data=data, force=force))
+            for m in methods for s in seeds]
+    print(table(rows))
+    return rows

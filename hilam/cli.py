@@ -48,12 +48,12 @@ def evaluate_cmd(cfg: Annotated[EvalConfig, tyro.conf.arg(name="")], policy: Ann
 
 
 def bench_cmd(suite: str = "long", frac: float = 0.1, methods: str = "baku", seeds: str = "0",
-              profile: str = "cpu", workers: int = 0, data: str = "data/demos") -> None:
-    """The benchmark cell: demos for the suite at --frac, then training and evaluation per method."""
+              profile: str = "cpu", workers: int = 0, data: str = "data/demos", force: bool = False) -> None:
+    """Benchmark cells: demos for the suite at --frac, then train + evaluate each method and seed."""
     from hilam.bench import bench
 
     bench(suite=suite, frac=frac, methods=methods.split(","), seeds=[int(s) for s in seeds.split(",")],
-          profile=profile, workers=workers, data=data)
+          profile=profile, workers=workers, data=data, force=force)
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
   fi
 fi
-pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+# (this machine's pip.conf names index folders that may not exist: drop pip's warnings about them)
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   echo "[install] torch==2.13.0 (CPU wheel; GPU users: install your torch first and re-run)"
   pip install "torch==2.13.0"

@@ -26,6 +26,7 @@ class DatasetConfig:
     seed: int = 0  # seeds the per-task demo permutation of the data fractions
     chunk: int = 10  # action chunk length (BAKU: 10)
     image_size: int = 0  # 0 = as stored; smaller sizes are area-downsampled once at load
+    tasks: tuple[int, ...] = ()  # empty = every task of the suite
 
 
 def proprio_of(obs: dict) -> np.ndarray:
@@ -33,7 +34,8 @@ def proprio_of(obs: dict) -> np.ndarray:
     return np.concatenate([obs["joint_states"], obs["gripper_states"]], axis=-1).astype(np.float32)
 
 
-def _resize(images: np.ndarray, size: int) -> np.ndarray:
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """Area-downsample (N, H, W, 3) uint8 images to size x size (0 or the same size: unchanged)."""
     if size == 0 or images.shape[1] == size:
         return images
     import cv2
@@ -53,6 +55,8 @@ class DemoDataset:
         self.demos_per_task: dict[str, int] = {}
         offset = 0
         for task in task_specs(suite.name):
+            if cfg.tasks and task.task_id not in cfg.tasks:
+                continue
             path = task_file(cfg.root, suite.name, task.name)
             td = read_task_file(path)
             pool = int(td.attrs.get("pool_size", len(td.demos)))
@@ -67,7 +71,7 @@ class DemoDataset:
             for i in wanted:
                 d = by_id[i]
                 for k in IMAGE_KEYS:
-                    images[k].append(_resize(d.obs[k], cfg.image_size))
+                    images[k].append(resize_images(d.obs[k], cfg.image_size))
                 proprio.append(proprio_of(d.obs))
                 actions.append(d.actions.astype(np.float32))
                 task_ix.append(np.full(len(d), len(self.instructions) - 1, np.int64))

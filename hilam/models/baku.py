@@ -3,7 +3,7 @@ GPT trunk over [lang, cameras..., proprio, ACTION] read out at the learned ACTIO
 action-chunk head. HiLAM's pi^h / pi^l reuse these blocks with other heads and extra tokens."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -37,9 +37,8 @@ class Baku(nn.Module):
     def __init__(self, cfg: BakuConfig):
         super().__init__()
         self.cfg = cfg
-        cfg.encoder.cond_dim = cfg.encoder.out_dim = cfg.repr_dim
         self.lang = mlp(cfg.lang_dim, cfg.repr_dim, cfg.repr_dim)
-        self.image = FiLMResNetEncoder(cfg.encoder)
+        self.image = FiLMResNetEncoder(replace(cfg.encoder, cond_dim=cfg.repr_dim, out_dim=cfg.repr_dim))
         self.proprio = mlp(cfg.proprio_dim, cfg.repr_dim, cfg.repr_dim)
         self.action_token = nn.Parameter(torch.randn(1, 1, cfg.repr_dim) * 0.02)
         self.to_trunk = nn.Linear(cfg.repr_dim, cfg.gpt.n_embd)

@@ -401,11 +401,11 @@ def _with_retry(skill, scene: Scene, motion: Motion, name: str, rng, predicate: 
 
 
 def open_articulated(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Open a drawer (by its region site name) or a hinged door (microwave)."""
+    """Open a drawer (by its region site name). Opening a hinged door (microwave) is not scripted:
+    it yields no actions, so the step fails and the episode is dropped."""
     joint, _ = _joint(scene, name)
-    if not _is_slide(scene, joint):
-        raise NotImplementedError(f"opening hinged doors ({name}) is not scripted")
-    yield from _with_retry(_open_drawer, scene, motion, name, rng, "open")
+    if _is_slide(scene, joint):
+        yield from _with_retry(_open_drawer, scene, motion, name, rng, "open")
 
 
 def close_articulated(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:

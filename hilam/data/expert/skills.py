@@ -26,6 +26,9 @@ class PickPlaceConfig:
     place_jitter: float = 0.005  # random offset of the release point (demo diversity)
     waypoint_jitter: float = 0.01  # random offset of pre-grasp / carry waypoints
     max_carry_z: float = 0.45  # object bottom never carried higher than this above the pick surface
+    path_samples: int = 12  # points checked for obstacles between pick and place
+    hand_radius: float = 0.11  # the hand's reach around the eef (fingers open along one axis)
+    hand_above: float = 0.05  # height of the hand's underside above the eef (the fingers are below it)
 
 
 @dataclass
@@ -116,11 +119,22 @@ def place_target(scene: Scene, obj: str, target: str, relation: str, spec: Grasp
             axes = scene.mat(target)[:2, :2]
             long_axis = axes[:, int(np.argmax(size[:2]))]
             yaw = float(np.arctan2(long_axis[1], long_axis[0]))
-    path = np.linspace(scene.pos(obj)[:2], xy, 12)
-    obstacles = max(scene.surface_z(p, radius, exclude=(obj,)) for p in path)
-    carry = max(obstacles + spec.carry_clearance, bottom + 0.03)
+    carry = max(_path_clearance(scene, obj, xy, spec, cfg), bottom + 0.03)
     carry = min(carry, shape.lo[2] + cfg.max_carry_z)
     return Place(xy=xy, bottom_z=bottom, carry_bottom_z=carry, yaw=yaw)
+
+
+def _path_clearance(scene: Scene, obj: str, xy: np.ndarray, spec: GraspSpec, cfg: PickPlaceConfig) -> float:
+    """Lowest bottom height of the held `obj` at which it, the fingers and the hand clear the way to `xy`."""
+    shape, eef = scene.shape(obj), scene.eef_pos()
+    hold = eef[2] - shape.lo[2]  # eef height above the object's bottom
+    offset = eef[:2] - scene.pos(obj)[:2]
+    need = -np.inf
+    for p in np.linspace(scene.pos(obj)[:2], xy, cfg.path_samples):
+        below_obj = scene.surface_z(p, 0.5 * min(shape.long, 0.08), exclude=(obj,))
+        below_hand = scene.surface_z(p + offset, cfg.hand_radius, exclude=(obj,))
+        need = max(need, below_obj + spec.carry_clearance, below_hand + spec.carry_clearance - hold - cfg.hand_above)
+    return need
 
 
 def _carry_rotation(scene: Scene, obj: str, long_yaw: float | None) -> np.ndarray:

@@ -1,0 +1,48 @@
+"""The one method protocol every system (BAKU, HiLAM, Human2Robot, Being-H0) implements, and the registry.
+
+Methods register under the `hilam.methods` entry-point group (setup.cfg), so the benchmark finds
+baselines without `hilam` importing them.
+"""
+from __future__ import annotations
+
+import abc
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from hilam.data.dataset import DemoDataset
+from hilam.evaluate import Policy
+from hilam.profiles import Profile
+
+
+class Method(abc.ABC):
+    """Build from a profile, fit on a dataset (resumable, checkpointed in `out_dir`), act through a Policy."""
+
+    name: str = ""
+
+    def __init__(self, profile: Profile, instructions: list[str]):
+        self.profile = profile
+        self.instructions = instructions
+
+    @abc.abstractmethod
+    def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
+        """Train (or resume); returns the `train` part of a results cell."""
+
+    @abc.abstractmethod
+    def policy(self) -> Policy:
+        """A batched policy for the evaluator."""
+
+    def describe(self) -> dict:
+        """Sizes and settings that ran, recorded in the results cell."""
+        return {}
+
+
+def method_names() -> list[str]:
+    return sorted(ep.name for ep in entry_points(group="hilam.methods"))
+
+
+def get_method(name: str) -> type[Method]:
+    """The Method class registered as `name`."""
+    for ep in entry_points(group="hilam.methods"):
+        if ep.name == name:
+            return ep.load()
+    raise ValueError(f"unknown method {name!r}; registered: {', '.join(method_names()) or 'none'}")

@@ -1,0 +1,50 @@
+"""Between the data/evaluator (NumPy uint8 observations) and the networks (float tensors), shared by every
+chunked-action method: image conversion, proprio normalisation, and the evaluator-facing policy."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from hilam.data.dataset import proprio_of, resize_images
+from hilam.data.schema import IMAGE_KEYS
+from hilam.models.heads import TemporalEnsemble
+
+
+def images_to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float in [0, 1]."""
+    return torch.as_tensor(images, device=device).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class Normalizer(torch.nn.Module):
+    """Standardises proprio with the training data's statistics (kept in the checkpoint as buffers)."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(np.maximum(std, 1e-3), dtype=torch.float32))
+
+    def forward(self, x) -> torch.Tensor:
+        return (torch.as_tensor(x, dtype=torch.float32, device=self.mean.device) - self.mean) / self.std
+
+
+class ChunkPolicy:
+    """Evaluator policy for a model predicting action chunks: one batched call per step, then temporal
+    ensembling per slot (BAKU's exp(-0.01 i) weights)."""
+
+    def __init__(self, predict: Callable[[dict, np.ndarray], np.ndarray], instructions: list[str],
+                 image_size: int, chunk: int, ensemble_k: float = 0.01):
+        self.predict, self.image_size, self.chunk, self.k = predict, image_size, chunk, ensemble_k
+        self.task_index = {text: i for i, text in enumerate(instructions)}
+        self.ensembles: dict[int, TemporalEnsemble] = {}
+
+    def reset(self, slot: int) -> None:
+        self.ensembles[slot] = TemporalEnsemble(self.chunk, self.k)
+
+    def act(self, obs: list[dict], slots: list[int]) -> np.ndarray:
+        batch = {k: resize_images(np.stack([o[k] for o in obs]), self.image_size) for k in IMAGE_KEYS}
+        batch["proprio"] = np.stack([proprio_of(o) for o in obs])
+        batch["task"] = np.asarray([self.task_index[o["language"]] for o in obs])
+        chunks = self.predict(batch)
+        return np.stack([self.ensembles[s](c) for s, c in zip(slots, chunks)])

@@ -1,0 +1,27 @@
+"""A smoke-profile benchmark cell on the real simulator: demos, BAKU training, evaluation, a valid cell."""
+from __future__ import annotations
+
+import json
+
+from hilam.bench import CellConfig, run_cell, table
+
+REQUIRED = {"suite", "method", "frac", "seed", "profile", "success_rate", "ci95", "episodes", "per_task", "protocol",
+            "train", "eval", "data", "versions", "git", "hardware"}
+
+
+def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
+    cell = CellConfig(suite="object", method="baku", frac=0.5, seed=0, profile="smoke", workers=1,
+                      data=str(tmp_path / "demos"), runs=str(tmp_path / "runs"), results=str(tmp_path / "results"),
+                      tasks=(3,), demos_per_task=2)
+    r = run_cell(cell)
+    assert REQUIRED <= set(r)
+    saved = json.loads(cell.path().read_text())
+    assert saved["success_rate"] == r["success_rate"] and 0.0 <= r["success_rate"] <= 1.0
+    assert r["episodes"] == 1 and r["train"]["steps"] == 30 and r["data"]["demos_per_task"] == {
+        next(iter(r["per_task"])): 1}
+    assert r["method_config"]["language_encoder"] == "all-MiniLM-L6-v2"
+    assert (tmp_path / "runs" / "libero_object" / "baku" / cell.path().stem / "latest").exists()
+    # a finished cell is not redone
+    assert run_cell(cell) == saved
+    assert "exists; skipping" in capsys.readouterr().out
+    assert "libero_object" in table([r])
