@@ -59,6 +59,15 @@ class ArticulatedConfig:
     push_tol: float = 0.012  # accepted distance of the object from a waypoint
     push_waypoint_steps: int = 120
     push_obstacle_margin: float = 0.01
+    # putting a mug in the microwave (its interior is too low for a top-down hand)
+    mug_pitch: float = 0.35  # downward tilt of the gripper that holds the mug by its handle
+    mug_handle_inset: float = 0.006  # pad centre this far inside the handle's outer face
+    mug_grip_height: float = 0.055  # pad height above the mug's base (the handle's middle)
+    mug_standoff: float = 0.06  # pre-grasp distance back along the gripper axis
+    mug_spot: tuple[float, float] = (-0.035, -0.004)  # rim-centre goal in the heating region's frame
+    mug_clearance: float = 0.02  # mug base above the microwave floor while carrying it in
+    mug_drop: float = 0.004  # mug base above the floor at release
+    mug_retreat: float = 0.08  # back-off along the gripper axis after release
     # budgets
     close_steps: int = 8  # gripper closing steps on a handle or knob
     approach_steps: int = 100
@@ -389,6 +398,74 @@ def push_to(scene: Scene, motion: Motion, obj: str, region: str, rng: np.random.
 def should_push(scene: Scene, obj: str, target: str) -> bool:
     """True when `obj` should be pushed rather than lifted onto `target`: a plate to a table region."""
     return scene.kind(obj) in PUSHED_KINDS and scene.is_site(target) and scene.kind(target) == "TargetZone"
+
+
+# ---------------------------------------------------------------------------------- microwave
+def is_microwave_region(scene: Scene, region: str) -> bool:
+    """True if `region` is a site inside a microwave (its heating region, not its top side)."""
+    if not scene.is_site(region) or scene.kind(scene.site_parent(region)) != "Microwave":
+        return False
+    return bool(scene.pos(region)[2] < scene.shape(scene.site_parent(region)).hi[2])
+
+
+def _mug_handle(scene: Scene, obj: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(xy of the handle's outer bar, unit xy direction from the cup's axis to the handle), or None
+    for an object without a handle (its footprint centre then coincides with its rim centre)."""
+    shape = scene.shape(obj)
+    h = shape.center - shape.rim_center
+    if np.linalg.norm(h) < 0.01:
+        return None
+    h /= np.linalg.norm(h)
+    reach = float(np.max((scene.vertices(obj)[:, :2] - shape.rim_center) @ h))
+    return shape.rim_center + (reach - CFG.mug_handle_inset) * h, h
+
+
+def _put_mug_in(scene: Scene, motion: Motion, obj: str, region: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Hold the mug by its handle with a forward-tilted gripper (fingers closing horizontally), lift
+    it just above the microwave floor, slide it in through the door opening and set it down with
+    the handle towards the door, so that the hand never enters the low interior and the door can
+    close in front of the handle."""
+    handle = _mug_handle(scene, obj)
+    if handle is None:
+        return
+    bar, h = handle
+    into = np.array([*-h, 0.0])
+    rot = _facing(scene, into, CFG.mug_pitch, vertical_fingers=False)
+    grip = np.array([*bar, scene.shape(obj).lo[2] + CFG.mug_grip_height]) + _jitter(rng, UP)
+    motion.gripper = OPEN
+    yield from _approach(motion, grip - CFG.mug_standoff * rot[:, 2], rot, tol=0.012)
+    yield from motion.move_to(grip, rot, tol=0.006, max_steps=40, speed=0.5)
+    yield from motion.set_gripper(CLOSED, steps=CFG.close_steps)
+    if not scene.grasped(obj):
+        yield from motion.move_to(grip - CFG.mug_standoff * rot[:, 2], rot, tol=0.02, max_steps=30)
+        return
+    frame = scene.mat(region)
+    goal = scene.pos(region)[:2] + (frame[:, :2] @ np.asarray(CFG.mug_spot))[:2]
+    goal = goal + _jitter(rng, frame[:, 0])[:2]
+    floor = scene.surface_z(goal, 0.0, exclude=(obj,))
+
+    def eef_for(xy: np.ndarray, bottom: float) -> np.ndarray:
+        """Eef position that puts the mug's rim centre over `xy` with its base at height `bottom`."""
+        shape, eef = scene.shape(obj), scene.eef_pos()
+        return np.array([*(xy + eef[:2] - shape.rim_center), bottom + eef[2] - shape.lo[2]])
+
+    start = scene.shape(obj).rim_center
+    carry = floor + CFG.mug_clearance
+    yield from motion.track(lambda: eef_for(start, carry), rot, tol=0.015, max_steps=40)
+    yield from motion.track(lambda: eef_for(goal, carry), rot, tol=0.008, max_steps=CFG.approach_steps)
+    yield from motion.track(lambda: eef_for(goal, floor + CFG.mug_drop), rot, tol=0.005, max_steps=30, speed=0.4)
+    yield from motion.set_gripper(OPEN, steps=6)
+    back = scene.eef_pos() - CFG.mug_retreat * rot[:, 2]
+    yield from motion.move_to(back, rot, tol=0.02, max_steps=40)
+
+
+def place_in_microwave(scene: Scene, motion: Motion, obj: str, region: str,
+                       rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Put a mug into a microwave's heating region (the door must be open); retries once."""
+    for _ in range(2):
+        if scene.holds(["in", obj, region]):
+            return
+        yield from _put_mug_in(scene, motion, obj, region, rng)
 
 
 # ---------------------------------------------------------------------------------- public skills
