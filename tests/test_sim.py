@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hilam.data.expert import ScriptedExpert
+from hilam.data.expert.rollout import expert_episode
 from hilam.data.fractions import select_demos
 from hilam.data.generate import GenerateConfig, generate
 from hilam.data.schema import read_task_file, task_file
@@ -18,16 +18,8 @@ EXPERT_TASKS = [("libero_spatial", 0), ("libero_object", 3), ("libero_goal", 7),
 
 
 def run_expert(env: LiberoEnv, seed: int, init_state=None) -> tuple[bool, np.ndarray]:
-    env.reset(init_state=init_state, seed=seed)
-    expert = ScriptedExpert(env, np.random.default_rng(seed))
-    expert.reset()
-    actions = []
-    while len(actions) < resolve_suite(env.task.suite).max_steps and not expert.done:
-        actions.append(expert.act())
-        env.step(actions[-1])
-        if env.success():
-            return True, np.asarray(actions)
-    return False, np.asarray(actions)
+    ep = expert_episode(env, seed, resolve_suite(env.task.suite).max_steps, init_state)
+    return ep.success, ep.actions
 
 
 @pytest.mark.parametrize("suite, task_id", EXPERT_TASKS)

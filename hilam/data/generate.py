@@ -72,7 +72,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     path = _states_path(cfg, task)
     if path.exists() and stats_path(cfg.root, task).exists():
         return json.loads(stats_path(cfg.root, task).read_text())
-    from hilam.data.expert import ScriptedExpert
+    from hilam.data.expert.rollout import expert_episode
     from hilam.envs.libero_env import LiberoEnv
 
     max_steps = resolve_suite(task.suite).max_steps
@@ -83,24 +83,18 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
         seed = episode_seed(cfg.seed, task, attempts)
         attempts += 1
         try:
-            env.reset(seed=seed)
-            expert = ScriptedExpert(env, np.random.default_rng(seed))
-            expert.reset()
-            states, actions, ok = [], [], False
-            while len(actions) < max_steps and not expert.done:
-                states.append(env.get_state())
-                actions.append(expert.act())
-                env.step(actions[-1])
-                if env.success():
-                    ok = True
-                    break
-            steps += len(actions)
+            ep = expert_episode(env, seed, max_steps)
+            ok = ep.success
+            steps += len(ep.actions)
+            if not ok:
+                why = "max steps" if len(ep.actions) >= max_steps else "plan ended without success"
+                failures.append({"seed": seed, "reason": why, "steps": len(ep.actions)})
         except Exception as e:  # an env crash fails this attempt, not the run
-            ok, actions = False, []
+            ok = False
             failures.append({"seed": seed, "reason": f"{type(e).__name__}: {e}"})
         if ok:
-            episodes.append((np.asarray(states), np.asarray(actions), seed))
-            lengths.append(len(actions))
+            episodes.append((ep.states, ep.actions, seed))
+            lengths.append(len(ep.actions))
         if progress is not None:
             progress.put(("state", task.name, ok))
     seconds = time.perf_counter() - t0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from hilam.data.expert.grasps import HOME_YAW
 from hilam.data.expert.motion import CLOSED, OPEN, Motion, top_down
 from hilam.data.expert.scene import Scene
 
@@ -47,6 +48,7 @@ class ArticulatedConfig:
     door_push_lead: float = 0.25  # angular lead of the pusher target ahead of the door
     door_push_gap: float = 0.04  # pad centre to door mid-plane
     door_push_height: float = 0.04  # pad height relative to the hinge centre
+    door_travel_clearance: float = 0.03  # pads above the door's bounding sphere while travelling to it
     # plate pushing
     pusher_height: float = 0.012  # finger-pad height above the object's base when pushing
     pusher_gap: float = 0.015  # gap between fingers and the object's rim before a stroke
@@ -67,6 +69,7 @@ class ArticulatedConfig:
     mug_spot: tuple[float, float] = (-0.035, -0.004)  # rim-centre goal in the heating region's frame
     mug_clearance: float = 0.02  # mug base above the microwave floor while carrying it in
     mug_drop: float = 0.004  # mug base above the floor at release
+    mug_close_steps: int = 14  # the fingers travel from fully open onto the thin handle
     mug_retreat: float = 0.08  # back-off along the gripper axis after release
     # budgets
     close_steps: int = 8  # gripper closing steps on a handle or knob
@@ -147,6 +150,19 @@ def _drawer_frame(scene: Scene, joint: str, model) -> tuple[np.ndarray, np.ndarr
     return np.array(xpos[handle]), d
 
 
+def _top(scene: Scene, geoms: list[int]) -> float:
+    """Highest point of the given geoms (boxes exactly, other shapes by their bounding sphere)."""
+    m, d = scene.sim.model, scene.sim.data
+    tops = []
+    for g in geoms:
+        if m.geom_type[g] == 6:  # mjGEOM_BOX
+            half = float(np.abs(np.array(d.geom_xmat[g]).reshape(3, 3)[2]) @ m.geom_size[g])
+        else:
+            half = float(m.geom_rbound[g])
+        tops.append(float(d.geom_xpos[g][2]) + half)
+    return max(tops)
+
+
 def _is_slide(scene: Scene, joint: str) -> bool:
     return int(scene.sim.model.jnt_type[_jid(scene, joint)]) == 2  # mjJNT_SLIDE
 
@@ -157,12 +173,16 @@ def _jitter(rng: np.random.Generator, *dirs: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- motion helpers
-def _approach(motion: Motion, target: np.ndarray, rot: np.ndarray, tol: float = 0.015) -> Iterator[np.ndarray]:
-    """Rise to a safe height, travel above `target`, then descend to it."""
+def _approach(motion: Motion, target: np.ndarray, rot: np.ndarray, tol: float = 0.015,
+              min_z: float = -np.inf) -> Iterator[np.ndarray]:
+    """Rise to a safe height (at least `min_z`), travel above `target`, then descend to it."""
     scene = motion.scene
     above = target + CFG.travel_clearance * UP
-    z = max(scene.eef_pos()[2], above[2])
-    yield from motion.move_to(np.array([*scene.eef_pos()[:2], z]), None, tol=0.03, max_steps=40)
+    z = max(scene.eef_pos()[2], above[2], min_z)
+    up = np.array([*scene.eef_pos()[:2], z])
+    yield from motion.move_to(up, None, tol=0.03, max_steps=40)
+    if min_z > -np.inf:  # an obstacle to clear: reach the height, then turn in place before travelling
+        yield from motion.move_to(up, rot, tol=0.015, max_steps=40)
     yield from motion.move_to(np.array([*above[:2], z]), rot, tol=0.02, max_steps=CFG.approach_steps)
     yield from motion.move_to(above, rot, tol=0.02, max_steps=CFG.approach_steps)
     yield from motion.move_to(target, rot, tol=tol, max_steps=CFG.approach_steps)
@@ -260,7 +280,7 @@ def _close_door(scene: Scene, motion: Motion, name: str, rng: np.random.Generato
 
     motion.gripper = CLOSED
     start, rot = pusher(0.0, CFG.door_push_gap + CFG.push_standoff)
-    yield from _approach(motion, start, rot, tol=0.02)
+    yield from _approach(motion, start, rot, tol=0.02, min_z=_top(scene, _body_geoms(scene, joint)) + CFG.door_travel_clearance)
     for _ in range(2 * CFG.act_steps):
         if scene.holds(["close", name]):
             break
@@ -435,28 +455,35 @@ def _put_mug_in(scene: Scene, motion: Motion, obj: str, region: str, rng: np.ran
     motion.gripper = OPEN
     yield from _approach(motion, grip - CFG.mug_standoff * rot[:, 2], rot, tol=0.012)
     yield from motion.move_to(grip, rot, tol=0.006, max_steps=40, speed=0.5)
-    yield from motion.set_gripper(CLOSED, steps=CFG.close_steps)
+    yield from motion.set_gripper(CLOSED, steps=CFG.mug_close_steps)
     if not scene.grasped(obj):
         yield from motion.move_to(grip - CFG.mug_standoff * rot[:, 2], rot, tol=0.02, max_steps=30)
         return
     frame = scene.mat(region)
     goal = scene.pos(region)[:2] + (frame[:, :2] @ np.asarray(CFG.mug_spot))[:2]
     goal = goal + _jitter(rng, frame[:, 0])[:2]
-    floor = scene.surface_z(goal, 0.0, exclude=(obj,))
+    floor = scene.surface_z(goal, 0.0, exclude=(obj,), top=float(scene.pos(region)[2]))  # under the ceiling
 
-    def eef_for(xy: np.ndarray, bottom: float) -> np.ndarray:
-        """Eef position that puts the mug's rim centre over `xy` with its base at height `bottom`."""
-        shape, eef = scene.shape(obj), scene.eef_pos()
-        return np.array([*(xy + eef[:2] - shape.rim_center), bottom + eef[2] - shape.lo[2]])
+    # the mug's pose in the hand as grasped (re-reading it while carried would chase its sway)
+    rim, bottom = scene.shape(obj).rim_center, scene.shape(obj).lo[2]
+    held = scene.eef_pos() - np.array([*rim, bottom])
 
-    start = scene.shape(obj).rim_center
+    def eef_for(xy: np.ndarray, base: float) -> np.ndarray:
+        """Eef position that puts the mug's rim centre over `xy` with its base at height `base`."""
+        return np.array([*xy, base]) + held
+
     carry = floor + CFG.mug_clearance
-    yield from motion.track(lambda: eef_for(start, carry), rot, tol=0.015, max_steps=40)
-    yield from motion.track(lambda: eef_for(goal, carry), rot, tol=0.008, max_steps=CFG.approach_steps)
-    yield from motion.track(lambda: eef_for(goal, floor + CFG.mug_drop), rot, tol=0.005, max_steps=30, speed=0.4)
+    yield from motion.move_to(eef_for(rim, carry), rot, tol=0.015, max_steps=40)
+    yield from motion.move_to(eef_for(goal, carry), rot, tol=0.008, max_steps=CFG.approach_steps)
+    yield from motion.move_to(eef_for(goal, floor + CFG.mug_drop), rot, tol=0.005, max_steps=30, speed=0.4)
     yield from motion.set_gripper(OPEN, steps=6)
     back = scene.eef_pos() - CFG.mug_retreat * rot[:, 2]
     yield from motion.move_to(back, rot, tol=0.02, max_steps=40)
+    # leave the hand top-down above the microwave in its home yaw, the pose the other skills start
+    # from (a wrist left turned by the handle grasp runs into its joint limit in the next skill)
+    top = _top(scene, scene.collision_geoms(scene.site_parent(region))) + CFG.travel_clearance
+    yield from motion.move_to(np.array([*back[:2], max(top, back[2])]), rot, tol=0.02, max_steps=40)
+    yield from motion.move_to(scene.eef_pos(), top_down(HOME_YAW), tol=0.02, max_steps=40)
 
 
 def place_in_microwave(scene: Scene, motion: Motion, obj: str, region: str,

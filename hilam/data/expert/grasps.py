@@ -12,6 +12,11 @@ import numpy as np
 from hilam.data.expert.scene import Scene, Shape
 
 FINGER_HALF_SPAN = 0.042  # distance from the eef site to each pad when the gripper is fully open
+FINGERTIP_BELOW = 0.0095  # fingertips reach this far below the eef site
+HAND_ABOVE = 0.03  # the hand's underside is this far above the eef site ...
+HAND_HALF_SPAN = 0.08  # ... and reaches about this far along the finger axis
+ROUND_RATIO = 0.8  # footprints at least this square are grasped at any yaw
+MAX_SLIDE = 0.02  # largest shift of a pinch along a box's long axis to dodge a neighbour
 HOME_YAW = np.pi / 2  # gripper yaw at reset; yaws are kept within +-90 degrees of it
 
 
@@ -22,6 +27,7 @@ class GraspSpec:
     mode: str = "center"  # "center": pinch across the narrow footprint axis; "rim": straddle a cup wall
     height_frac: float = 0.5  # center mode: grasp height as a fraction of the object height ...
     finger_reach: float = 0.035  # ... but no deeper than this below the top (the palm must clear it)
+    floor_clearance: float = 0.004  # fingertips at least this far above the object's resting surface
     rim_depth: float = 0.02  # rim mode: grasp this far below the top edge
     rim_inset: float = 0.008  # rim mode: eef this far inside the outer rim radius
     approach: float = 0.08  # pre-grasp height above the grasp point
@@ -84,9 +90,40 @@ def plan_grasp(scene: Scene, name: str, spec: GraspSpec, rng: np.random.Generato
     shape = scene.shape(name)
     if spec.mode == "rim":
         return _rim_grasp(scene, name, shape, spec, rng)
-    z = shape.lo[2] + max(spec.height_frac * shape.height, shape.height - spec.finger_reach)
-    yaw = wrap_yaw(shape.short_yaw + rng.uniform(-1, 1) * spec.yaw_jitter)
-    return Grasp(np.array([*shape.center, z]), yaw)
+    return _center_grasp(scene, name, shape, spec, rng)
+
+
+def _center_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: np.random.Generator) -> Grasp:
+    """Pinch across the narrow axis; slide along the long axis (or turn, if round) to keep fingers clear."""
+    z = shape.lo[2] + max(spec.height_frac * shape.height, shape.height - spec.finger_reach,
+                          FINGERTIP_BELOW + spec.floor_clearance)
+    base_yaw = shape.short_yaw + rng.uniform(-1, 1) * spec.yaw_jitter
+    round_ = shape.short > ROUND_RATIO * shape.long
+    yaws = base_yaw + (np.radians(np.arange(0, 180, 15)) if round_ else np.zeros(1))
+    slide = max(0.0, min(MAX_SLIDE, (shape.long - shape.short) / 2 - 0.01))
+    eef_yaw = wrap_yaw(_current_yaw(scene))
+    best, best_cost = None, np.inf
+    for yaw in yaws:
+        u = np.array([np.cos(yaw), np.sin(yaw)])
+        v = np.array([-u[1], u[0]])
+        for off in np.linspace(-slide, slide, 5) if slide > 0 else [0.0]:
+            pos = shape.center + off * v
+            cost = abs(off) + 0.05 * abs(wrap_yaw(yaw) - eef_yaw)
+            if cost < best_cost and _fingers_clear(scene, name, pos, u, z):
+                best, best_cost = Grasp(np.array([*pos, z]), wrap_yaw(yaw)), cost
+    return best or Grasp(np.array([*shape.center, z]), wrap_yaw(base_yaw))
+
+
+def _fingers_clear(scene: Scene, name: str, pos: np.ndarray, u: np.ndarray, z: float) -> bool:
+    """Whether both open fingers can come down to height `z` at `pos` (fingers along `u`) and the hand above."""
+    for side in (-1.0, 1.0):
+        finger = pos + side * FINGER_HALF_SPAN * u
+        if scene.surface_z(finger, 0.01, exclude=(name,)) > z - FINGERTIP_BELOW - 0.002:
+            return False
+        hand = pos + side * HAND_HALF_SPAN * u
+        if scene.surface_z(hand, 0.02, exclude=(name,)) > z + HAND_ABOVE - 0.005:
+            return False
+    return True
 
 
 def _rim_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: np.random.Generator) -> Grasp:
@@ -102,9 +139,8 @@ def _rim_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: np.r
         if has_handle and u @ handle / np.linalg.norm(handle) > np.cos(np.radians(70)):
             continue
         pos = c + (r - spec.rim_inset) * u
-        outer = pos + FINGER_HALF_SPAN * u
-        if scene.surface_z(outer, 0.012, exclude=(name,)) > z - 0.015:
-            continue  # a neighbour stands where the outer finger must go down
+        if not _fingers_clear(scene, name, pos, u, z):
+            continue  # a neighbour stands where a finger or the hand must go down
         yaw = wrap_yaw(a)
         turn = abs(yaw - wrap_yaw(eef_yaw))
         cost = turn + 0.5 * max(0.0, u[0])  # prefer the near side (robot stands at -x)

@@ -22,15 +22,17 @@ class MotionConfig:
 
     pos_scale: float = 0.05
     rot_scale: float = 0.5
-    pos_gain: float = 3.0  # high enough to beat the OSC's steady-state lag at far reach
+    pos_gain: float = 1.0  # far from the target: the OSC goal is the target itself (no overshoot)
+    near_gain: float = 3.0  # at the target: high enough to beat the OSC's steady-state lag at far reach
+    near_dist: float = 0.03  # the gain blends linearly from near_gain to pos_gain over this distance
     rot_gain: float = 1.0
     max_speed: float = 1.0  # cap on the position action norm (fraction of full speed)
     pos_tol: float = 0.01
     rot_tol: float = 0.05
     gripper_steps: int = 12
-    stall_steps: int = 5  # a servo with `stall=True` gives up once the eef moved less than
-    stall_dist: float = 0.003  # this much and turned less than `stall_angle` over that many steps
-    stall_angle: float = 0.02  # (blocked, or the rotation is out of reach)
+    stall_steps: int = 5  # a servo with `stall=True` gives up after this many steps in a row that
+    stall_dist: float = 0.001  # each moved less than this and turned less than `stall_angle`
+    stall_angle: float = 0.005  # (blocked, or the rest of the way is out of reach)
 
 
 def top_down(yaw: float = 0.0) -> np.ndarray:
@@ -49,7 +51,9 @@ class Motion:
     def action(self, pos: np.ndarray, rot: np.ndarray | None = None, speed: float | None = None) -> np.ndarray:
         """One servo action toward `pos` (and rotation matrix `rot` if given), current gripper command."""
         c = self.cfg
-        dp = (np.asarray(pos) - self.scene.eef_pos()) / c.pos_scale * c.pos_gain
+        err = np.asarray(pos) - self.scene.eef_pos()
+        gain = c.near_gain + (c.pos_gain - c.near_gain) * min(np.linalg.norm(err) / c.near_dist, 1.0)
+        dp = err / c.pos_scale * gain
         cap = c.max_speed if speed is None else speed
         n = np.linalg.norm(dp)
         if n > cap:
@@ -74,17 +78,19 @@ class Motion:
               speed: float | None = None, stall: bool = False) -> Iterator[np.ndarray]:
         """Servo toward a moving target `target()` (re-evaluated every step), as `move_to`."""
         c = self.cfg
-        recent: list[tuple[np.ndarray, np.ndarray]] = []
+        still = 0  # consecutive steps without motion
+        last = None
         for _ in range(max_steps):
             pos = target()
             if self.reached(pos, rot, tol):
                 return
-            recent = [*recent[-(c.stall_steps - 1):], (self.scene.eef_pos(), self.scene.eef_mat())]
-            if stall and len(recent) == c.stall_steps:
-                (p0, r0), (p1, r1) = recent[0], recent[-1]
-                turned = np.linalg.norm(Rotation.from_matrix(r1 @ r0.T).as_rotvec())
-                if np.linalg.norm(p1 - p0) < c.stall_dist and turned < c.stall_angle:
-                    return
+            now = (self.scene.eef_pos(), self.scene.eef_mat())
+            if last is not None:
+                turned = np.linalg.norm(Rotation.from_matrix(now[1] @ last[1].T).as_rotvec())
+                still = still + 1 if np.linalg.norm(now[0] - last[0]) < c.stall_dist and turned < c.stall_angle else 0
+            last = now
+            if stall and still >= c.stall_steps:
+                return
             yield self.action(pos, rot, speed)
 
     def set_gripper(self, value: float, steps: int | None = None) -> Iterator[np.ndarray]:

@@ -52,10 +52,15 @@ def satisfied(scene: Scene, step: Step) -> bool:
 def skill(scene: Scene, motion: Motion, step: Step, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """The action generator that carries out one step."""
     name, *args = step.predicate
+    articulated = _articulated()
     if name in PLACEMENTS:
         obj, target = args
+        if articulated is not None:
+            if name == "in" and articulated.is_microwave_region(scene, target):
+                return articulated.place_in_microwave(scene, motion, obj, target, rng)
+            if name == "on" and articulated.should_push(scene, obj, target):
+                return articulated.push_to(scene, motion, obj, target, rng)
         return pick_and_place(scene, motion, obj, target, name, rng)
-    articulated = _articulated()
     if articulated is None:
         return iter(())
     fn = {"open": articulated.open_articulated, "close": articulated.close_articulated,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hilam.data.expert.grasps import GraspSpec, grasp_spec, plan_grasp, wrap_yaw
+from hilam.data.expert.grasps import FINGERTIP_BELOW, HAND_ABOVE, GraspSpec, grasp_spec, plan_grasp, wrap_yaw
 from hilam.data.expert.motion import CLOSED, OPEN, Motion, top_down
 from hilam.data.expert.scene import Scene
 
@@ -27,8 +27,8 @@ class PickPlaceConfig:
     waypoint_jitter: float = 0.01  # random offset of pre-grasp / carry waypoints
     max_carry_z: float = 0.45  # object bottom never carried higher than this above the pick surface
     path_samples: int = 12  # points checked for obstacles between pick and place
-    hand_radius: float = 0.11  # the hand's reach around the eef (fingers open along one axis)
-    hand_above: float = 0.05  # height of the hand's underside above the eef (the fingers are below it)
+    finger_radius: float = 0.05  # reach of the open fingers around the eef
+    hand_radius: float = 0.11  # reach of the hand around the eef (it spans the finger axis)
 
 
 @dataclass
@@ -63,6 +63,13 @@ def pick(scene: Scene, motion: Motion, obj: str, spec: GraspSpec, rng: np.random
     grasp, obj_at_plan = plan_grasp(scene, obj, spec, rng), scene.pos(obj)
     rot = top_down(grasp.yaw)
     above = grasp.pos + np.array([*rng.uniform(-1, 1, 2) * cfg.waypoint_jitter, spec.approach])
+    safe = travel_z(scene, above[:2], cfg)
+    if safe > above[2] + cfg.travel_tol:  # something tall on the way: go over it, then down
+        if scene.eef_pos()[2] < safe - cfg.travel_tol:
+            yield from motion.move_to(np.array([*scene.eef_pos()[:2], safe]), rot, tol=cfg.travel_tol * 2,
+                                      max_steps=30, stall=True)
+        yield from motion.move_to(np.array([*above[:2], safe]), rot, tol=cfg.travel_tol * 2, max_steps=60,
+                                  stall=True)
     yield from motion.move_to(above, rot, tol=cfg.travel_tol, max_steps=60, stall=True)
     grasp_pos = grasp.pos + scene.pos(obj) - obj_at_plan  # follow the object if it was nudged
     yield from motion.move_to(grasp_pos + [0, 0, 0.02], rot, tol=cfg.travel_tol, max_steps=30, stall=True)
@@ -119,22 +126,35 @@ def place_target(scene: Scene, obj: str, target: str, relation: str, spec: Grasp
             axes = scene.mat(target)[:2, :2]
             long_axis = axes[:, int(np.argmax(size[:2]))]
             yaw = float(np.arctan2(long_axis[1], long_axis[0]))
-    carry = max(_path_clearance(scene, obj, xy, spec, cfg), bottom + 0.03)
+    eef = scene.eef_pos()
+    hold = eef[2] - shape.lo[2]
+    eef_goal = xy + eef[:2] - scene.pos(obj)[:2]
+    carry = max(travel_z(scene, eef_goal, cfg, held=obj, clearance=spec.carry_clearance) - hold, bottom + 0.03)
     carry = min(carry, shape.lo[2] + cfg.max_carry_z)
     return Place(xy=xy, bottom_z=bottom, carry_bottom_z=carry, yaw=yaw)
 
 
-def _path_clearance(scene: Scene, obj: str, xy: np.ndarray, spec: GraspSpec, cfg: PickPlaceConfig) -> float:
-    """Lowest bottom height of the held `obj` at which it, the fingers and the hand clear the way to `xy`."""
-    shape, eef = scene.shape(obj), scene.eef_pos()
-    hold = eef[2] - shape.lo[2]  # eef height above the object's bottom
-    offset = eef[:2] - scene.pos(obj)[:2]
+def travel_z(scene: Scene, end_xy: np.ndarray, cfg: PickPlaceConfig, held: str | None = None,
+             clearance: float = 0.03) -> float:
+    """Lowest eef height at which fingers, hand and a `held` object clear the straight way to `end_xy`.
+
+    `end_xy` is where the eef goes; a held object keeps its current offset from the eef.
+    """
+    eef = scene.eef_pos()
+    exclude = (held,) if held else ()
+    if held:
+        shape = scene.shape(held)
+        hold = eef[2] - shape.lo[2]  # eef height above the object's bottom
+        offset = scene.pos(held)[:2] - eef[:2]
+        obj_radius = 0.5 * min(shape.long, 0.08)
     need = -np.inf
-    for p in np.linspace(scene.pos(obj)[:2], xy, cfg.path_samples):
-        below_obj = scene.surface_z(p, 0.5 * min(shape.long, 0.08), exclude=(obj,))
-        below_hand = scene.surface_z(p + offset, cfg.hand_radius, exclude=(obj,))
-        need = max(need, below_obj + spec.carry_clearance, below_hand + spec.carry_clearance - hold - cfg.hand_above)
-    return need
+    for p in np.linspace(eef[:2], end_xy, cfg.path_samples):
+        need = max(need,
+                   scene.surface_z(p, cfg.finger_radius, exclude) + FINGERTIP_BELOW + clearance,
+                   scene.surface_z(p, cfg.hand_radius, exclude) - HAND_ABOVE + clearance)
+        if held:
+            need = max(need, scene.surface_z(p + offset, obj_radius, exclude) + hold + clearance)
+    return float(need)
 
 
 def _carry_rotation(scene: Scene, obj: str, long_yaw: float | None) -> np.ndarray:
