@@ -109,7 +109,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
              "success_rate": len(episodes) / max(attempts, 1),
              "mean_length": float(np.mean(lengths)) if lengths else None,
              "state_pass_seconds": seconds, "state_pass_steps_per_s": steps / max(seconds, 1e-9),
-             "failures": failures[:20]}
+             "failures": failures}
     _atomic_json(stats_path(cfg.root, task), stats)
     return stats
 
