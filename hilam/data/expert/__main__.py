@@ -1,4 +1,4 @@
-"""Measure the scripted expert: state-only episodes from random resets, per-task success and length.
+"""Measure the scripted expert: state-only episodes from seeded random resets, per-task success and length.
 
     python -m hilam.data.expert --suite object --tasks 0 3 --episodes 10 --seed 0
 """
@@ -8,22 +8,9 @@ import argparse
 
 import numpy as np
 
-from hilam.data.expert.expert import ScriptedExpert
+from hilam.data.expert.rollout import expert_episode
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import resolve_suite
-
-
-def run_episode(env: LiberoEnv, expert: ScriptedExpert, max_steps: int, seed: int) -> tuple[bool, int]:
-    """One episode from a seeded random reset; returns (success, steps taken)."""
-    env.reset(seed=seed)
-    expert.reset()
-    for t in range(1, max_steps + 1):
-        env.step(expert.act())
-        if env.success():
-            return True, t
-        if expert.done:
-            return False, t
-    return False, max_steps
 
 
 def main() -> None:
@@ -34,20 +21,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     suite = resolve_suite(args.suite)
-    tasks = args.tasks if args.tasks else range(suite.n_tasks)
     rates = []
-    for task in tasks:
-        env = LiberoEnv.for_task(suite.name, task, render=False, seed=args.seed + task)
-        expert = ScriptedExpert(env, np.random.default_rng([args.seed, task]))
+    for task in args.tasks or range(suite.n_tasks):
+        env = LiberoEnv.for_task(suite.name, task, render=False)
         seeds = [args.seed * 100_003 + task * 1_009 + ep for ep in range(args.episodes)]
-        results = [run_episode(env, expert, suite.max_steps, seed) for seed in seeds]
+        episodes = [expert_episode(env, seed, suite.max_steps) for seed in seeds]
         env.close()
-        ok = [s for s, _ in results]
-        steps = [n for _, n in results]
+        ok = [ep.success for ep in episodes]
+        steps = [len(ep.actions) for ep in episodes]
         rates.append(np.mean(ok))
-        print(f"{suite.name} task {task}: {sum(ok)}/{len(ok)} success, mean steps {np.mean(steps):.0f} "
-              f"(successful {np.mean([n for s, n in results if s]) if any(ok) else float('nan'):.0f})",
-              flush=True)
+        print(f"{suite.name} task {task}: {sum(ok)}/{len(ok)} success, mean steps {np.mean(steps):.0f}", flush=True)
     print(f"{suite.name} mean success {np.mean(rates):.3f} over {len(rates)} tasks")
 
 

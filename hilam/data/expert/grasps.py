@@ -11,13 +11,15 @@ import numpy as np
 
 from hilam.data.expert.scene import Scene, Shape
 
-FINGER_HALF_SPAN = 0.042  # distance from the eef site to each pad when the gripper is fully open
+FINGER_SPAN = (0.039, 0.065)  # each open finger spans these distances from the eef site along its axis
 FINGERTIP_BELOW = 0.0095  # fingertips reach this far below the eef site
 HAND_ABOVE = 0.03  # the hand's underside is this far above the eef site ...
 HAND_HALF_SPAN = 0.08  # ... and reaches about this far along the finger axis
 ROUND_RATIO = 0.8  # footprints at least this square are grasped at any yaw
 MAX_SLIDE = 0.02  # largest shift of a pinch along a box's long axis to dodge a neighbour
 HOME_YAW = np.pi / 2  # gripper yaw at reset; yaws are kept within +-90 degrees of it
+TURN_COST = 0.3  # rim grasps trade wrist turning (per radian) ...
+REACH_COST = 5.0  # ... against the hand's distance from the robot base (per metre, at pick and place)
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,12 @@ def wrap_yaw(yaw: float) -> float:
     return float((yaw - HOME_YAW + np.pi / 2) % np.pi - np.pi / 2 + HOME_YAW)
 
 
-def plan_grasp(scene: Scene, name: str, spec: GraspSpec, rng: np.random.Generator) -> Grasp:
-    """Where to put the gripper to pick `name` up now."""
+def plan_grasp(scene: Scene, name: str, spec: GraspSpec, rng: np.random.Generator,
+               place_xy: np.ndarray | None = None) -> Grasp:
+    """Where to put the gripper to pick `name` up now (`place_xy`: where its origin will be put down)."""
     shape = scene.shape(name)
     if spec.mode == "rim":
-        return _rim_grasp(scene, name, shape, spec, rng)
+        return _rim_grasp(scene, name, shape, spec, rng, place_xy)
     return _center_grasp(scene, name, shape, spec, rng)
 
 
@@ -117,8 +120,9 @@ def _center_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: n
 def _fingers_clear(scene: Scene, name: str, pos: np.ndarray, u: np.ndarray, z: float) -> bool:
     """Whether both open fingers can come down to height `z` at `pos` (fingers along `u`) and the hand above."""
     for side in (-1.0, 1.0):
-        finger = pos + side * FINGER_HALF_SPAN * u
-        if scene.surface_z(finger, 0.01, exclude=(name,)) > z - FINGERTIP_BELOW - 0.002:
+        finger = pos + side * np.mean(FINGER_SPAN) * u
+        reach = (FINGER_SPAN[1] - FINGER_SPAN[0]) / 2 + 0.002
+        if scene.surface_z(finger, reach, exclude=(name,)) > z - FINGERTIP_BELOW - 0.002:
             return False
         hand = pos + side * HAND_HALF_SPAN * u
         if scene.surface_z(hand, 0.02, exclude=(name,)) > z + HAND_ABOVE - 0.005:
@@ -126,13 +130,20 @@ def _fingers_clear(scene: Scene, name: str, pos: np.ndarray, u: np.ndarray, z: f
     return True
 
 
-def _rim_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: np.random.Generator) -> Grasp:
-    """Straddle the cup wall on the side that is free, away from any handle, and needs little turning."""
+def _rim_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: np.random.Generator,
+               place_xy: np.ndarray | None) -> Grasp:
+    """Straddle the cup wall on a free side away from any handle, with little turning and short reach.
+
+    Reach counts at the pick and, if `place_xy` is given, at the place: far out the arm cannot servo
+    precisely, so the wall is taken on the side that keeps the hand nearer the robot's base.
+    """
     c, r = shape.rim_center, shape.rim_radius
     z = shape.hi[2] - spec.rim_depth
     handle = shape.center - c
     has_handle = np.linalg.norm(handle) > 0.01
     eef_yaw = _current_yaw(scene)
+    base = scene.robot_base()[:2]
+    ends = [c] if place_xy is None else [c, np.asarray(place_xy)]
     best, best_cost = None, np.inf
     for a in np.linspace(0, 2 * np.pi, 24, endpoint=False) + rng.uniform(0, np.pi / 12):
         u = np.array([np.cos(a), np.sin(a)])
@@ -143,7 +154,8 @@ def _rim_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: np.r
             continue  # a neighbour stands where a finger or the hand must go down
         yaw = wrap_yaw(a)
         turn = abs(yaw - wrap_yaw(eef_yaw))
-        cost = turn + 0.5 * max(0.0, u[0])  # prefer the near side (robot stands at -x)
+        reach = sum(np.linalg.norm(e + (r - spec.rim_inset) * u - base) for e in ends)
+        cost = TURN_COST * turn + REACH_COST * reach
         if cost < best_cost:
             best, best_cost = Grasp(np.array([*pos, z]), yaw), cost
     if best is None:  # crowded all round: take the near side anyway

@@ -58,6 +58,10 @@ class Scene:
     def eef_mat(self) -> np.ndarray:
         return np.array(self.sim.data.site_xmat[self.robot.eef_site_id]).reshape(3, 3)
 
+    def robot_base(self) -> np.ndarray:
+        """World position of the arm's base."""
+        return np.array(self.sim.data.body_xpos[self.model.body(self.robot.robot_model.root_body).id])
+
     def gripper_qpos(self) -> np.ndarray:
         return np.array([self.sim.data.qpos[i] for i in self.robot._ref_gripper_joint_pos_indexes])
 

@@ -17,7 +17,8 @@ class PickPlaceConfig:
 
     travel_tol: float = 0.015  # waypoint tolerance in free space
     fine_tol: float = 0.006  # tolerance at the grasp and release points
-    fine_speed: float = 0.5  # action-norm cap when descending onto an object or a target
+    fine_speed: float = 0.5  # action-norm cap when descending onto an object or a target ...
+    slow_above: float = 0.04  # ... over this last stretch before the release point
     close_steps: int = 10
     open_steps: int = 6
     lift_check: float = 0.03  # after lifting the object must have risen this much ...
@@ -47,7 +48,7 @@ def pick_and_place(scene: Scene, motion: Motion, obj: str, target: str, relation
     cfg = cfg or PickPlaceConfig()
     spec = grasp_spec(scene.kind(obj))
     for _ in range(1 + cfg.retries):
-        held = yield from pick(scene, motion, obj, spec, rng, cfg)
+        held = yield from pick(scene, motion, obj, spec, rng, cfg, place_xy=scene.pos(target)[:2])
         if held:
             break
     else:
@@ -56,11 +57,14 @@ def pick_and_place(scene: Scene, motion: Motion, obj: str, target: str, relation
 
 
 def pick(scene: Scene, motion: Motion, obj: str, spec: GraspSpec, rng: np.random.Generator,
-         cfg: PickPlaceConfig) -> Iterator[np.ndarray]:
-    """Grasp `obj` from above and lift it a little; returns whether it came up in the hand."""
+         cfg: PickPlaceConfig, place_xy: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """Grasp `obj` from above and lift it a little; returns whether it came up in the hand.
+
+    `place_xy`, where the object goes next, lets the grasp favour a hand pose that reaches there.
+    """
     if motion.gripper != OPEN:
         yield from motion.set_gripper(OPEN, cfg.open_steps)
-    grasp, obj_at_plan = plan_grasp(scene, obj, spec, rng), scene.pos(obj)
+    grasp, obj_at_plan = plan_grasp(scene, obj, spec, rng, place_xy), scene.pos(obj)
     rot = top_down(grasp.yaw)
     above = grasp.pos + np.array([*rng.uniform(-1, 1, 2) * cfg.waypoint_jitter, spec.approach])
     safe = travel_z(scene, above[:2], cfg)
@@ -100,7 +104,9 @@ def place(scene: Scene, motion: Motion, obj: str, target: str, relation: str, sp
     jitter = np.array([*rng.uniform(-1, 1, 2) * cfg.waypoint_jitter, 0.0])
     yield from motion.track(lambda: eef_for(goal.carry_bottom_z) + jitter * 0.5, rot, tol=cfg.travel_tol,
                             max_steps=80, stall=True)
-    yield from motion.track(lambda: eef_for(goal.bottom_z), rot, tol=cfg.fine_tol, max_steps=40,
+    yield from motion.track(lambda: eef_for(goal.bottom_z + cfg.slow_above), rot, tol=cfg.travel_tol,
+                            max_steps=40, stall=True)
+    yield from motion.track(lambda: eef_for(goal.bottom_z), rot, tol=cfg.fine_tol, max_steps=30,
                             speed=cfg.fine_speed, stall=True)
     yield from motion.set_gripper(OPEN, cfg.open_steps)
     away = scene.eef_pos() + [0, 0, cfg.retreat]

@@ -1,0 +1,62 @@
+"""Scripted-expert planning logic without the simulator: step order, prerequisites, gripper yaw."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hilam.data.expert import planner
+from hilam.data.expert.grasps import HOME_YAW, wrap_yaw
+
+
+class FakeScene:
+    """Just enough of `Scene` for the planner: a goal and which names are region sites."""
+
+    def __init__(self, goal: list[list[str]], sites: set[str]):
+        self._goal, self._sites = goal, sites
+
+    def goal(self) -> list[list[str]]:
+        return self._goal
+
+    def is_site(self, name: str) -> bool:
+        return name in self._sites
+
+
+class FakeArticulated:
+    """Stands in for helper B's module: every drawer region starts closed."""
+
+    @staticmethod
+    def needs_opening(scene, region: str) -> bool:
+        return "drawer" in region
+
+
+@pytest.fixture(autouse=True)
+def fake_articulated(monkeypatch):
+    monkeypatch.setattr(planner, "_articulated", lambda: FakeArticulated)
+
+
+def test_steps_run_open_then_place_then_close_then_switch():
+    scene = FakeScene(
+        [["turnon", "stove_1"], ["close", "cab_drawer_region"], ["in", "bowl_1", "cab_drawer_region"],
+         ["on", "pot_1", "stove_1_cook_region"]],
+        sites={"cab_drawer_region", "stove_1_cook_region"},
+    )
+    steps = planner.plan(scene)
+    assert [s.predicate[0] for s in steps] == ["open", "in", "on", "close", "turnon"]
+    assert steps[0].prerequisite and steps[0].predicate == ("open", "cab_drawer_region")
+
+
+def test_placements_keep_goal_order_and_need_no_opening_on_open_targets():
+    scene = FakeScene([["in", "soup_1", "basket_region"], ["in", "sauce_1", "basket_region"]], {"basket_region"})
+    assert [s.predicate[1] for s in planner.plan(scene)] == ["soup_1", "sauce_1"]
+
+
+def test_unknown_predicate_is_an_error():
+    with pytest.raises(ValueError):
+        planner.plan(FakeScene([["stack", "a", "b"]], set()))
+
+
+@pytest.mark.parametrize("yaw", np.linspace(-2 * np.pi, 2 * np.pi, 17))
+def test_wrap_yaw_is_an_equivalent_gripper_yaw_near_home(yaw):
+    w = wrap_yaw(yaw)
+    assert abs(w - HOME_YAW) <= np.pi / 2 + 1e-9
+    assert np.isclose(np.sin(2 * (w - yaw)), 0.0, atol=1e-9)  # same up to a half turn
