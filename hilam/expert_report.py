@@ -46,6 +46,8 @@ def expert_report(suite: str, root: str = "data/demos", out_dir: str = "results/
         "render_pass_frames_per_s": float(np.mean(fps)) if fps else None,
         "per_task": tasks,
         "command": command,
+        "reproduce": f"make expert SUITE={spec.alias}  # = hilam generate --suite {spec.name} --no-render && "
+                     f"hilam expert-report --suite {spec.name}",
         **provenance(),
     }
     out = Path(out_dir) / f"{spec.name}.json"

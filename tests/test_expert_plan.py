@@ -22,7 +22,7 @@ class FakeScene:
 
 
 class FakeArticulated:
-    """Stands in for helper B's module: every drawer region starts closed."""
+    """Stands in for the articulated skills: every drawer region starts closed."""
 
     @staticmethod
     def needs_opening(scene, region: str) -> bool:
@@ -31,7 +31,7 @@ class FakeArticulated:
 
 @pytest.fixture(autouse=True)
 def fake_articulated(monkeypatch):
-    monkeypatch.setattr(planner, "_articulated", lambda: FakeArticulated)
+    monkeypatch.setattr(planner, "articulated", FakeArticulated)
 
 
 def test_steps_run_open_then_place_then_close_then_switch():

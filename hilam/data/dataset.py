@@ -7,7 +7,6 @@ so a training step never waits on I/O or decoding.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 

@@ -1,13 +1,12 @@
 """Turn a BDDL goal into an ordered list of skill steps, and each step into an action generator."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from hilam.data.expert import articulated
 from hilam.data.expert.motion import Motion
 from hilam.data.expert.scene import Scene
 from hilam.data.expert.skills import pick_and_place
@@ -52,29 +51,17 @@ def satisfied(scene: Scene, step: Step) -> bool:
 def skill(scene: Scene, motion: Motion, step: Step, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """The action generator that carries out one step."""
     name, *args = step.predicate
-    articulated = _articulated()
     if name in PLACEMENTS:
         obj, target = args
-        if articulated is not None:
-            if name == "in" and articulated.is_microwave_region(scene, target):
-                return articulated.place_in_microwave(scene, motion, obj, target, rng)
-            if name == "on" and articulated.should_push(scene, obj, target):
-                return articulated.push_to(scene, motion, obj, target, rng)
+        if name == "in" and articulated.is_microwave_region(scene, target):
+            return articulated.place_in_microwave(scene, motion, obj, target, rng)
+        if name == "on" and articulated.should_push(scene, obj, target):
+            return articulated.push_to(scene, motion, obj, target, rng)
         return pick_and_place(scene, motion, obj, target, name, rng)
-    if articulated is None:
-        return iter(())
     fn = {"open": articulated.open_articulated, "close": articulated.close_articulated,
           "turnon": articulated.turn_on, "turnoff": articulated.turn_off}[name]
     return fn(scene, motion, args[0], rng)
 
 
-def _articulated():
-    """Helper B's articulated skills, or None while that module does not exist yet."""
-    if importlib.util.find_spec("hilam.data.expert.articulated") is None:
-        return None
-    return importlib.import_module("hilam.data.expert.articulated")
-
-
 def _needs_opening(scene: Scene, region: str) -> bool:
-    articulated = _articulated()
-    return bool(articulated is not None and articulated.needs_opening(scene, region))
+    return bool(articulated.needs_opening(scene, region))
