@@ -24,6 +24,7 @@ from tqdm import tqdm
 from hilam.data.fractions import select_demos
 from hilam.data.schema import IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, read_task_file, task_file, write_task_file
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
+from hilam.provenance import git_commit
 
 
 @dataclass
@@ -109,6 +110,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
              "success_rate": len(episodes) / max(attempts, 1),
              "mean_length": float(np.mean(lengths)) if lengths else None,
              "state_pass_seconds": seconds, "state_pass_steps_per_s": steps / max(seconds, 1e-9),
+             "git": git_commit(),
              "failures": failures}
     _atomic_json(stats_path(cfg.root, task), stats)
     return stats
