@@ -50,7 +50,8 @@ class DemoDataset:
         suite = resolve_suite(cfg.suite)
         images = {k: [] for k in IMAGE_KEYS}
         proprio, actions, task_ix, starts, lengths = [], [], [], [], []
-        self.instructions: list[str] = []
+        # every task of the suite has a row (index = task id), so policies know instructions they never saw
+        self.instructions: list[str] = [t.language for t in task_specs(suite.name)]
         self.demos_per_task: dict[str, int] = {}
         offset = 0
         for task in task_specs(suite.name):
@@ -65,7 +66,6 @@ class DemoDataset:
             if missing:
                 raise DemoFileError(f"{path}: data fraction {cfg.frac} needs demos {missing[:5]}... which the "
                                     f"file does not hold; run `hilam generate --suite {suite.name} --frac {cfg.frac}`")
-            self.instructions.append(td.language or task.language)
             self.demos_per_task[task.name] = len(wanted)
             for i in wanted:
                 d = by_id[i]
@@ -73,7 +73,7 @@ class DemoDataset:
                     images[k].append(resize_images(d.obs[k], cfg.image_size))
                 proprio.append(proprio_of(d.obs))
                 actions.append(d.actions.astype(np.float32))
-                task_ix.append(np.full(len(d), len(self.instructions) - 1, np.int64))
+                task_ix.append(np.full(len(d), task.task_id, np.int64))
                 starts.append(offset)
                 lengths.append(len(d))
                 offset += len(d)

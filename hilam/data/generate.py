@@ -198,18 +198,18 @@ def generate(cfg: GenerateConfig) -> list[dict]:
     manager = ctx.Manager()
     progress = manager.Queue()
     results = []
-    bar = tqdm(desc=f"{suite.name} expert episodes", unit="ep", dynamic_ncols=True)
+    bar = tqdm(desc=f"{suite.name} expert episodes + rendered demos", unit="ep", dynamic_ncols=True)
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         futures = [pool.submit(_task_worker, t, cfg, progress) for t in tasks]
-        done_ok = [0, 0]
+        counts = {"state": 0, "success": 0, "render": 0}
         pending = set(futures)
         while pending:
             while not progress.empty():
                 phase, _, ok = progress.get()
                 bar.update(1)
-                done_ok[0] += phase == "state"
-                done_ok[1] += phase == "state" and ok
-                bar.set_postfix(success=f"{done_ok[1]}/{done_ok[0]}")
+                counts[phase] += 1
+                counts["success"] += phase == "state" and ok
+                bar.set_postfix(success=f"{counts['success']}/{counts['state']}", rendered=counts["render"])
             finished = {f for f in pending if f.done()}
             pending -= finished
             results += [f.result() for f in finished]

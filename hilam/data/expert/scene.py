@@ -102,6 +102,20 @@ class Scene:
     def site_size(self, name: str) -> np.ndarray:
         return np.asarray(self.object(name).size, dtype=float)
 
+    def region_offset(self, region: str, point: np.ndarray) -> np.ndarray:
+        """`point` in a region site's frame as LIBERO's `On` test computes it (`mat @ (point - pos)`)."""
+        return self.mat(region) @ (np.asarray(point, dtype=float) - self.pos(region))
+
+    def region_point(self, region: str, offset: np.ndarray) -> np.ndarray:
+        """World point whose `region_offset` is `offset` (the inverse of `region_offset`)."""
+        return self.pos(region) + self.mat(region).T @ np.asarray(offset, dtype=float)
+
+    def on_region(self, name: str, region: str) -> bool:
+        """Whether object `name`'s origin passes the region's geometric `On` test (LIBERO's
+        `SiteObject.under`; the contact with the region's parent is not checked)."""
+        site = self.object(region)
+        return bool(site.under(self.pos(region), self.mat(region), self.pos(name)))
+
     def joint_qpos(self, name: str) -> list[float]:
         joints = self.object(name).joints
         return [float(self.sim.data.qpos[self.sim.model.get_joint_qpos_addr(j)]) for j in joints]

@@ -30,6 +30,9 @@ class PickPlaceConfig:
     path_samples: int = 12  # points checked for obstacles between pick and place
     finger_radius: float = 0.05  # reach of the open fingers around the eef
     hand_radius: float = 0.11  # reach of the hand around the eef (it spans the finger axis)
+    # a region some other object already stands on: put the object at the free spot farthest from it
+    region_margin: float = 0.012  # spot (object origin) at least this far inside the region's edges
+    region_grid: int = 7  # candidate spots per region axis
 
 
 @dataclass
@@ -117,7 +120,7 @@ def place_target(scene: Scene, obj: str, target: str, relation: str, spec: Grasp
                  cfg: PickPlaceConfig) -> Place:
     """Release point for `obj` on / in `target` (an object or a region site) and a safe carry height."""
     shape = scene.shape(obj)
-    xy = scene.pos(target)[:2]
+    xy = free_spot(scene, obj, target, cfg) if scene.is_site(target) else scene.pos(target)[:2]
     radius = 0.5 * min(shape.long, 0.08)
     surface = scene.surface_z(xy, radius, exclude=(obj,))
     bottom = surface + spec.drop
@@ -138,6 +141,32 @@ def place_target(scene: Scene, obj: str, target: str, relation: str, spec: Grasp
     carry = max(travel_z(scene, eef_goal, cfg, held=obj, clearance=spec.carry_clearance) - hold, bottom + 0.03)
     carry = min(carry, shape.lo[2] + cfg.max_carry_z)
     return Place(xy=xy, bottom_z=bottom, carry_bottom_z=carry, yaw=yaw)
+
+
+def free_spot(scene: Scene, obj: str, region: str, cfg: PickPlaceConfig) -> np.ndarray:
+    """Where `obj`'s origin goes (xy) in a region site: its centre while no other object stands on it,
+    else the spot inside it farthest from those objects (several objects can then share a region, e.g.
+    two moka pots on one cook region). Ties go to the spot nearest the robot's base.
+
+    LIBERO's `On` for a region needs the object's origin strictly inside the region's xy box, so the
+    spots keep `region_margin` from its edges.
+    """
+    centre = scene.pos(region)
+    others = [n for n in scene.env.objects_dict
+              if n != obj and n != scene.site_parent(region) and scene.on_region(n, region)]
+    if not others:
+        return centre[:2]
+    half = np.maximum(scene.site_size(region)[:2] - cfg.region_margin, 0.0)
+    grid = np.linspace(-1.0, 1.0, cfg.region_grid)
+    spots = [scene.region_point(region, [u * half[0], v * half[1], 0.0])[:2] for u in grid for v in grid]
+    taken = [scene.shape(n).center for n in others]
+    base = scene.robot_base()[:2]
+
+    def score(p: np.ndarray) -> tuple[float, float]:
+        clearance = min(np.linalg.norm(p - t) for t in taken)
+        return round(float(clearance), 4), -float(np.linalg.norm(p - base))
+
+    return max(spots, key=score)
 
 
 def travel_z(scene: Scene, end_xy: np.ndarray, cfg: PickPlaceConfig, held: str | None = None,
