@@ -32,6 +32,7 @@ class PickPlaceConfig:
     hand_radius: float = 0.11  # reach of the hand around the eef (it spans the finger axis)
     # a region some other object already stands on: put the object at the free spot farthest from it
     region_margin: float = 0.012  # spot (object origin) at least this far inside the region's edges
+    shared_place_jitter: float = 0.0  # release-point jitter there (the spot leaves little room)
     region_grid: int = 7  # candidate spots per region axis
 
 
@@ -43,6 +44,7 @@ class Place:
     bottom_z: float
     carry_bottom_z: float
     yaw: float | None  # target world yaw of the object's long axis (None: keep as held)
+    shared: bool = False  # a spot beside other objects already on the target region
 
 
 def pick_and_place(scene: Scene, motion: Motion, obj: str, target: str, relation: str,
@@ -92,7 +94,8 @@ def place(scene: Scene, motion: Motion, obj: str, target: str, relation: str, sp
           rng: np.random.Generator, cfg: PickPlaceConfig) -> Iterator[np.ndarray]:
     """Carry the held `obj` over `target`, lower it and let go, then move the gripper up."""
     goal = place_target(scene, obj, target, relation, spec, cfg)
-    goal.xy = goal.xy + rng.uniform(-1, 1, 2) * cfg.place_jitter
+    jitter = cfg.shared_place_jitter if goal.shared else cfg.place_jitter
+    goal.xy = goal.xy + rng.uniform(-1, 1, 2) * jitter
     rot = _carry_rotation(scene, obj, goal.yaw)
 
     def eef_for(bottom_z: float) -> np.ndarray:
@@ -120,7 +123,9 @@ def place_target(scene: Scene, obj: str, target: str, relation: str, spec: Grasp
                  cfg: PickPlaceConfig) -> Place:
     """Release point for `obj` on / in `target` (an object or a region site) and a safe carry height."""
     shape = scene.shape(obj)
-    xy = free_spot(scene, obj, target, cfg) if scene.is_site(target) else scene.pos(target)[:2]
+    # `On` a region another object already stands on: a free spot instead of the (taken) centre
+    others = _standing_on(scene, obj, target) if relation == "on" and scene.is_site(target) else []
+    xy = free_spot(scene, target, others, cfg) if others else scene.pos(target)[:2]
     radius = 0.5 * min(shape.long, 0.08)
     surface = scene.surface_z(xy, radius, exclude=(obj,))
     bottom = surface + spec.drop
@@ -140,22 +145,23 @@ def place_target(scene: Scene, obj: str, target: str, relation: str, spec: Grasp
     eef_goal = xy + eef[:2] - scene.pos(obj)[:2]
     carry = max(travel_z(scene, eef_goal, cfg, held=obj, clearance=spec.carry_clearance) - hold, bottom + 0.03)
     carry = min(carry, shape.lo[2] + cfg.max_carry_z)
-    return Place(xy=xy, bottom_z=bottom, carry_bottom_z=carry, yaw=yaw)
+    return Place(xy=xy, bottom_z=bottom, carry_bottom_z=carry, yaw=yaw, shared=bool(others))
 
 
-def free_spot(scene: Scene, obj: str, region: str, cfg: PickPlaceConfig) -> np.ndarray:
-    """Where `obj`'s origin goes (xy) in a region site: its centre while no other object stands on it,
-    else the spot inside it farthest from those objects (several objects can then share a region, e.g.
-    two moka pots on one cook region). Ties go to the spot nearest the robot's base.
+def _standing_on(scene: Scene, obj: str, region: str) -> list[str]:
+    """Objects other than `obj` (and the region's parent) whose origin is already on `region`."""
+    return [n for n in scene.env.objects_dict
+            if n != obj and n != scene.site_parent(region) and scene.on_region(n, region)]
+
+
+def free_spot(scene: Scene, region: str, others: list[str], cfg: PickPlaceConfig) -> np.ndarray:
+    """Spot (xy of the placed object's origin) inside a region site that `others` already stand on:
+    the one farthest from them, ties going to the spot nearest the robot's base. Lets several objects
+    share a region (two moka pots on one cook region), where aiming at its centre would hit the first.
 
     LIBERO's `On` for a region needs the object's origin strictly inside the region's xy box, so the
     spots keep `region_margin` from its edges.
     """
-    centre = scene.pos(region)
-    others = [n for n in scene.env.objects_dict
-              if n != obj and n != scene.site_parent(region) and scene.on_region(n, region)]
-    if not others:
-        return centre[:2]
     half = np.maximum(scene.site_size(region)[:2] - cfg.region_margin, 0.0)
     grid = np.linspace(-1.0, 1.0, cfg.region_grid)
     spots = [scene.region_point(region, [u * half[0], v * half[1], 0.0])[:2] for u in grid for v in grid]
