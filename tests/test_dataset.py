@@ -65,3 +65,17 @@ def test_missing_demos_for_fraction_is_a_clear_error(tmp_path, root):
     DemoDataset(DatasetConfig(root=str(tmp_path / "r"), suite=SUITE, frac=0.1))  # the one demo 10% needs
     with pytest.raises(DemoFileError, match=str(path)):
         DemoDataset(DatasetConfig(root=str(tmp_path / "r"), suite=SUITE, frac=0.5))
+
+
+def test_generate_uses_official_files_as_they_are(tmp_path, root):
+    import shutil
+
+    from hilam.data.generate import GenerateConfig, generate
+
+    task = task_specs(SUITE)[0]
+    dst = task_file(tmp_path, SUITE, task.name)
+    dst.parent.mkdir(parents=True)
+    shutil.copy(task_file(root, SUITE, task.name), dst)  # written without our `source` attribute
+    (stats,) = generate(GenerateConfig(suite=SUITE, root=str(tmp_path), tasks=(0,), render=False, workers=1))
+    assert stats["official"] and stats["successes"] == POOL
+    assert not (tmp_path / SUITE / "states").exists()  # no expert episode was run

@@ -22,9 +22,13 @@ import numpy as np
 from tqdm import tqdm
 
 from hilam.data.fractions import select_demos
-from hilam.data.schema import IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, read_task_file, task_file, write_task_file
+from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, file_attrs, read_task_file, task_file,
+                               write_task_file)
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 from hilam.provenance import git_commit
+
+
+SOURCE = "hilam scripted expert"  # data.attrs["source"] of our files; any other file is a user's, used as is
 
 
 @dataclass
@@ -166,7 +170,7 @@ def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     write_task_file(out, [have[i] for i in ids], ids=ids, language=task.language, problem_name=task.name,
                     bddl_file_name=task.bddl_file, env_args=env_args,
                     extra_attrs={"pool_size": len(episodes),
-                                 "source": "hilam scripted expert", "generate_config": json.dumps(asdict(cfg))})
+                                 "source": SOURCE, "generate_config": json.dumps(asdict(cfg))})
     fps = frames / max(seconds, 1e-9)
     stats = json.loads(stats_path(cfg.root, task).read_text())
     stats["render_pass_frames_per_s"] = fps  # frames = env steps, each with both cameras rendered
@@ -177,6 +181,10 @@ def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
 
 def _task_worker(task: TaskSpec, cfg: GenerateConfig, progress) -> dict:
     try:
+        out = task_file(cfg.root, task.suite, task.name)
+        if out.exists() and file_attrs(out).get("source") != SOURCE:  # a user's (official) file: use as is
+            n = int(file_attrs(out).get("num_demos", 0))
+            return {"task": task.name, "task_id": task.task_id, "successes": n, "attempts": n, "official": True}
         stats = state_pass(task, cfg, progress)
         if cfg.render and stats["successes"] > 0:
             stats = stats | render_pass(task, cfg, progress)

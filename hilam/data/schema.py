@@ -103,6 +103,15 @@ def write_task_file(path: str | os.PathLike, demos: list[Demo], *, language: str
     return path
 
 
+def file_attrs(path: str | os.PathLike) -> dict:
+    """The `data` group's attributes of a demo file, without reading any demo."""
+    try:
+        with h5py.File(path, "r") as f:
+            return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f["data"].attrs.items()}
+    except (OSError, KeyError) as e:
+        raise DemoFileError(f"{path}: cannot read data.attrs ({e})") from e
+
+
 def _attr(f: h5py.File, path: Path, key: str):
     if key not in f["data"].attrs:
         raise DemoFileError(f"{path}: missing attribute data.attrs[{key!r}]")
