@@ -68,9 +68,11 @@ def harness(suite: str, task: int, workers: int, episodes: int, steps: int, imag
 
     cfg = EvalConfig(suite=suite, tasks=(task,), episodes_per_task=episodes, max_steps=steps,
                      workers=workers, image_size=image_size)
+    from hilam.envs.gl import render_threads
+
     r = evaluate(ConstantPolicy(), cfg)
-    return {k: r[k] for k in ("workers", "episodes", "env_steps", "seconds", "env_steps_per_s",
-                              "step_phase_env_steps_per_s")}
+    return {"lp_num_threads_per_worker": render_threads(workers)} | {
+        k: r[k] for k in ("workers", "episodes", "env_steps", "seconds", "env_steps_per_s", "step_phase_env_steps_per_s")}
 
 
 def main() -> None:
@@ -89,7 +91,7 @@ def main() -> None:
     harness_ms = 1000 / one
     report = {
         "command": "python " + " ".join(sys.argv),
-        "gl_backend": backend, "lp_num_threads": os.environ.get("LP_NUM_THREADS", "default"),
+        "gl_backend": backend, "lp_num_threads_in_process": os.environ.get("LP_NUM_THREADS", "llvmpipe default (one per core)"),
         "suite": a.suite, "task": a.task, "image_size": a.image_size,
         "raw": raw, "harness": {str(w): r for w, r in runs.items()},
         "scaling_2_vs_1_workers": two / one,

@@ -195,19 +195,20 @@ def _task_worker(task: TaskSpec, cfg: GenerateConfig, progress) -> dict:
 
 def generate(cfg: GenerateConfig) -> list[dict]:
     """Generate (or complete) a suite's demos in parallel over tasks; returns per-task stats."""
-    from hilam.envs.gl import select_gl_backend
+    from hilam.envs.gl import render_threads, select_gl_backend, use_render_threads
 
-    if cfg.render:
-        select_gl_backend()  # probe once here; workers inherit the choice
     suite = resolve_suite(cfg.suite)
     tasks = [t for t in task_specs(suite.name) if not cfg.tasks or t.task_id in cfg.tasks]
     workers = min(cfg.workers or os.cpu_count() or 1, len(tasks))
+    if cfg.render:
+        select_gl_backend()  # probe once here; workers inherit the choice
     ctx = mp.get_context("spawn")  # never fork a process that may hold a GL context
     manager = ctx.Manager()
     progress = manager.Queue()
     results = []
     bar = tqdm(desc=f"{suite.name} expert episodes + rendered demos", unit="ep", dynamic_ncols=True)
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=use_render_threads,
+                             initargs=(render_threads(workers),)) as pool:
         futures = [pool.submit(_task_worker, t, cfg, progress) for t in tasks]
         counts = {"state": 0, "success": 0, "render": 0}
         pending = set(futures)

@@ -44,3 +44,18 @@ def select_gl_backend() -> str:
             os.environ["PYOPENGL_PLATFORM"] = backend
             return backend
     raise RuntimeError(INSTALL_HINT)
+
+
+def render_threads(workers: int) -> str:
+    """Mesa llvmpipe threads (LP_NUM_THREADS) for each of `workers` rendering processes: their share of the cores.
+
+    llvmpipe starts one rasteriser thread per core in every process, so N workers on N cores
+    oversubscribe the machine (measured: 1.49x instead of 2.08x for 2 workers on 2 cores). Thread count
+    does not change the pixels. A value the user set is kept. Workers apply it with `use_render_threads`.
+    """
+    return os.environ.get("LP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+
+
+def use_render_threads(threads: str) -> None:
+    """In a fresh worker process, before any GL context exists."""
+    os.environ["LP_NUM_THREADS"] = threads

@@ -25,9 +25,11 @@ class StepResult:
     error: str | None = None
 
 
-def _serve(conn, image_size: int, render: bool) -> None:
+def _serve(conn, image_size: int, render: bool, threads: str) -> None:
+    from hilam.envs.gl import use_render_threads
     from hilam.envs.libero_env import LiberoEnv
 
+    use_render_threads(threads)
     env, task = None, None
     while True:
         try:
@@ -60,10 +62,11 @@ class EnvWorkers:
     """N processes, each with one env; `reset` and `step` address one worker by index."""
 
     def __init__(self, n: int, image_size: int = 128, render: bool = True, timeout_s: float = 300.0):
-        from hilam.envs.gl import select_gl_backend
+        from hilam.envs.gl import render_threads, select_gl_backend
 
         if render:
             select_gl_backend()
+        self.threads = render_threads(n)
         self.n, self.image_size, self.render, self.timeout_s = n, image_size, render, timeout_s
         self._ctx = mp.get_context("spawn")  # never fork: inherited GL contexts crash
         self._procs: list = [None] * n
@@ -73,7 +76,7 @@ class EnvWorkers:
 
     def _start(self, i: int) -> None:
         parent, child = self._ctx.Pipe()
-        p = self._ctx.Process(target=_serve, args=(child, self.image_size, self.render), daemon=True)
+        p = self._ctx.Process(target=_serve, args=(child, self.image_size, self.render, self.threads), daemon=True)
         p.start()
         child.close()
         self._procs[i], self._conns[i] = p, parent
