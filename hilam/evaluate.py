@@ -120,9 +120,9 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
                     if queue:
                         ep = slot_ep[s] = queue.pop()
                         # LIBERO samples placements (fixtures too, even under an init state) from NumPy's
-                        # global RNG: seed it per episode so every evaluation is reproducible
-                        np.random.seed(cfg.seed * 100003 + ep.task.task_id * 1009 + ep.index)
-                        workers.send_reset(s, ep.task, ep.init_state)
+                        # global RNG: the worker seeds it per episode so every evaluation is reproducible
+                        seed = cfg.seed * 100003 + ep.task.task_id * 1009 + ep.index
+                        workers.send_reset(s, ep.task, ep.init_state, seed)
                         started.append(s)
                 slots = []
                 for s in started:

@@ -86,3 +86,17 @@ def test_wilson_interval_known_values():
     lo, hi = wilson_interval(45, 50)
     assert abs(lo - 0.7864) < 1e-3 and abs(hi - 0.9565) < 1e-3
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+
+
+def test_worker_resets_are_seeded():
+    from hilam.envs.workers import EnvWorkers
+
+    task = task_spec("libero_object", 3)
+    with EnvWorkers(1, render=False) as workers:
+        def reset(seed):
+            workers.send_reset(0, task, None, seed)
+            return workers.recv(0).obs["sim_state"]
+
+        s5, s5_again, s6 = reset(5), reset(5), reset(6)
+    np.testing.assert_array_equal(s5, s5_again)
+    assert not np.allclose(s5, s6)  # another seed, another placement

@@ -166,6 +166,7 @@ class LiberoEnv:
             "ee_ori": ee_ori,
             "ee_states": np.concatenate([eef_pos, ee_ori]),
             "eef_quat": eef_quat,
+            "sim_state": self.get_state(),  # for recording and replay; privileged, never a policy input
         }
         if self.render:
             raw = env._get_observations()

@@ -40,12 +40,12 @@ def _serve(conn, image_size: int, render: bool, threads: str) -> None:
             break
         try:
             if cmd == "reset":
-                new_task, init_state = args
+                new_task, init_state, seed = args
                 if env is None or task != new_task:
                     if env is not None:
                         env.close()
                     env, task = LiberoEnv(new_task, render=render, image_size=image_size), new_task
-                obs = env.reset(init_state=init_state)
+                obs = env.reset(init_state=init_state, seed=seed)
                 conn.send(StepResult(obs, env.success()))
             elif cmd == "step":
                 obs = env.step(args[0])
@@ -81,8 +81,8 @@ class EnvWorkers:
         child.close()
         self._procs[i], self._conns[i] = p, parent
 
-    def send_reset(self, i: int, task: TaskSpec, init_state: np.ndarray | None) -> None:
-        self._send(i, ("reset", task, init_state))
+    def send_reset(self, i: int, task: TaskSpec, init_state: np.ndarray | None, seed: int | None = None) -> None:
+        self._send(i, ("reset", task, init_state, seed))
 
     def send_step(self, i: int, action: np.ndarray) -> None:
         self._send(i, ("step", np.asarray(action, dtype=np.float64)))
