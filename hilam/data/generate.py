@@ -22,8 +22,8 @@ import numpy as np
 from tqdm import tqdm
 
 from hilam.data.fractions import select_demos
-from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, file_attrs, read_task_file, task_file,
-                               write_task_file)
+from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, file_attrs, read_task_file,
+                               stored_demo_ids, task_file, write_task_file)
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 from hilam.provenance import git_commit
 
@@ -143,16 +143,16 @@ def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     episodes = load_state_episodes(cfg, task)
     out = task_file(cfg.root, task.suite, task.name)
     wanted = select_demos(task.name, len(episodes), cfg.frac, cfg.seed) if episodes else []
+    if out.exists() and set(wanted) <= set(stored_demo_ids(out)):
+        return {"rendered": 0, "render_fps": None}
     have: dict[int, Demo] = {}
     if out.exists():
         try:
             td = read_task_file(out)
             have = dict(zip(td.demo_ids, td.demos))
         except DemoFileError:
-            have = {}  # unreadable or foreign file: render again
+            have = {}  # unreadable file: render again
     missing = [i for i in wanted if i not in have]
-    if not missing:
-        return {"rendered": 0, "render_fps": None}
     env = LiberoEnv(task, render=True, image_size=cfg.image_size)
     t0, frames = time.perf_counter(), 0
     for i in missing:

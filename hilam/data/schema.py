@@ -112,6 +112,15 @@ def file_attrs(path: str | os.PathLike) -> dict:
         raise DemoFileError(f"{path}: cannot read data.attrs ({e})") from e
 
 
+def stored_demo_ids(path: str | os.PathLike) -> list[int]:
+    """The <i> of every data/demo_<i> group in a file, without reading any data (empty if unreadable)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return sorted(int(k.split("_")[1]) for k in f["data"] if k.startswith("demo_"))
+    except (OSError, KeyError, ValueError):
+        return []
+
+
 def _attr(f: h5py.File, path: Path, key: str):
     if key not in f["data"].attrs:
         raise DemoFileError(f"{path}: missing attribute data.attrs[{key!r}]")
