@@ -4,12 +4,12 @@ training resumes from its last checkpoint."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.data.generate import GenerateConfig, generate
 from hilam.envs.suites import resolve_suite
@@ -37,13 +37,6 @@ class CellConfig:
     def path(self) -> Path:
         suite = resolve_suite(self.suite).name
         return Path(self.results) / suite / self.method / f"frac{self.frac:g}-seed{self.seed}-{self.profile}.json"
-
-
-def _atomic_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
 
 
 def run_cell(cell: CellConfig) -> dict:
@@ -88,7 +81,7 @@ def run_cell(cell: CellConfig) -> dict:
         "cell_config": asdict(cell),
         **provenance(),
     }
-    _atomic_json(out, result)
+    write_json(out, result)
     return result
 
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from hilam.atomic import write_json
 from hilam.data.generate import stats_path
 from hilam.envs.suites import resolve_suite, task_specs
 from hilam.provenance import provenance
@@ -50,11 +50,7 @@ def expert_report(suite: str, root: str = "data/demos", out_dir: str = "results/
                      f"hilam expert-report --suite {spec.name}",
         **provenance(),
     }
-    out = Path(out_dir) / f"{spec.name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out)
+    write_json(Path(out_dir) / f"{spec.name}.json", report)
     write_summary(out_dir)
     return report
 

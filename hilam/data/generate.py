@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from hilam.atomic import write_json
 from hilam.data.fractions import select_demos
 from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, file_attrs, read_task_file,
                                stored_demo_ids, task_file, write_task_file)
@@ -63,12 +64,6 @@ def stats_path(root: str | os.PathLike, task: TaskSpec) -> Path:
 def _atomic_savez(path: Path, **arrays) -> None:
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-
-
-def _atomic_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
     os.replace(tmp, path)
 
 
@@ -116,7 +111,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
              "state_pass_seconds": seconds, "state_pass_steps_per_s": steps / max(seconds, 1e-9),
              "git": git_commit(),
              "failures": failures}
-    _atomic_json(stats_path(cfg.root, task), stats)
+    write_json(stats_path(cfg.root, task), stats)
     return stats
 
 
@@ -175,15 +170,16 @@ def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     stats = json.loads(stats_path(cfg.root, task).read_text())
     stats["render_pass_frames_per_s"] = fps  # frames = env steps, each with both cameras rendered
     stats["rendered_demos"] = len(ids)
-    _atomic_json(stats_path(cfg.root, task), stats)
+    write_json(stats_path(cfg.root, task), stats)
     return {"rendered": len(missing), "render_fps": fps}
 
 
 def _task_worker(task: TaskSpec, cfg: GenerateConfig, progress) -> dict:
     try:
         out = task_file(cfg.root, task.suite, task.name)
-        if out.exists() and file_attrs(out).get("source") != SOURCE:  # a user's (official) file: use as is
-            n = int(file_attrs(out).get("num_demos", 0))
+        attrs = file_attrs(out) if out.exists() else {}
+        if attrs and attrs.get("source") != SOURCE:  # a user's (official) file: use as is
+            n = int(attrs.get("num_demos", 0))
             return {"task": task.name, "task_id": task.task_id, "successes": n, "attempts": n, "official": True}
         stats = state_pass(task, cfg, progress)
         if cfg.render and stats["successes"] > 0:

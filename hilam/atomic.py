@@ -1,0 +1,16 @@
+"""Atomic file writes: a temp file beside the target, renamed into place, so readers never see half a file."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def write_json(path: str | os.PathLike, obj) -> Path:
+    """Write `obj` as indented JSON to `path` atomically, creating parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+    return path
