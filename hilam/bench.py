@@ -45,6 +45,7 @@ def run_cell(cell: CellConfig) -> dict:
     if out.exists() and not cell.force:
         print(f"[bench] {out} exists; skipping (--force to redo)")
         return json.loads(out.read_text())
+    origin = provenance()  # taken before the (hours-long) run, so later edits to the tree cannot mislabel it
     suite = resolve_suite(cell.suite).name
     profile = get_profile(cell.profile)
     stats = generate(GenerateConfig(suite=suite, root=cell.data, frac=cell.frac, workers=cell.workers, tasks=cell.tasks,
@@ -79,7 +80,7 @@ def run_cell(cell: CellConfig) -> dict:
         "command": f"hilam bench --suite {suite} --frac {cell.frac:g} --methods {cell.method} --seeds {cell.seed} "
                    f"--profile {cell.profile}",
         "cell_config": asdict(cell),
-        **provenance(),
+        **origin,
     }
     write_json(out, result)
     return result

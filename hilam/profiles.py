@@ -29,7 +29,7 @@ PROFILES: dict[str, Profile] = {
                      train=TrainConfig(steps=100_000, batch_size=64)),
     # 2-core CPU: 64 px, half-width encoder, 4-layer trunk; sized so one cell trains and evaluates in < 2 h
     "cpu": Profile("cpu", image_size=64, eval_episodes_per_task=10,
-                   train=TrainConfig(steps=6_000, batch_size=32, lr=3e-4),
+                   train=TrainConfig(steps=15_000, batch_size=32, lr=3e-4),
                    baku=BakuConfig(image_size=64, repr_dim=256,
                                    encoder=EncoderConfig(widths=(32, 64), groups=8, keypoints=64),
                                    gpt=GPTConfig(n_layer=4, n_head=4, n_embd=128),
