@@ -4,39 +4,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch import nn
 
 from hilam.data.dataset import DemoDataset
-from hilam.data.schema import IMAGE_KEYS
 from hilam.methods import Method
 from hilam.models.baku import Baku
 from hilam.models.language import embed_instructions, encoder_id
-from hilam.policy_io import ChunkPolicy, Normalizer, images_to_tensor
+from hilam.objectives import ActionChunkObjective
+from hilam.policy_io import ChunkPolicy
 from hilam.train import train
-
-
-class BakuObjective(nn.Module):
-    """BAKU plus what it needs around it: instruction embeddings, proprio statistics, the chunk loss."""
-
-    def __init__(self, model: Baku, lang_table: torch.Tensor, proprio_mean: np.ndarray, proprio_std: np.ndarray):
-        super().__init__()
-        self.model = model
-        self.register_buffer("lang_table", lang_table.float())
-        self.norm = Normalizer(proprio_mean, proprio_std)
-
-    def predict(self, batch: dict) -> torch.Tensor:
-        dev = self.lang_table.device
-        images = {k: images_to_tensor(batch[k], dev) for k in IMAGE_KEYS}
-        lang = self.lang_table[torch.as_tensor(batch["task"], device=dev)]
-        return self.model(images, self.norm(batch["proprio"]), lang)
-
-    def forward(self, batch: dict) -> torch.Tensor:
-        pred = self.predict(batch)
-        dev = pred.device
-        return self.model.head.loss(pred, torch.as_tensor(batch["actions"], device=dev),
-                                    torch.as_tensor(batch["action_mask"], device=dev).float())
 
 
 class BakuMethod(Method):
@@ -45,13 +21,13 @@ class BakuMethod(Method):
     def __init__(self, profile, instructions):
         super().__init__(profile, instructions)
         self.lang = embed_instructions(instructions, profile.language)
-        self.objective: BakuObjective | None = None
+        self.objective: ActionChunkObjective | None = None
 
-    def build(self, data: DemoDataset) -> BakuObjective:
+    def build(self, data: DemoDataset) -> ActionChunkObjective:
         cfg = self.profile.baku
         cfg.lang_dim = self.lang.shape[1]
         stats = data.stats()
-        return BakuObjective(Baku(cfg), self.lang, stats["proprio_mean"], stats["proprio_std"])
+        return ActionChunkObjective(Baku(cfg), stats["proprio_mean"], stats["proprio_std"], lang_table=self.lang)
 
     def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
         torch.manual_seed(seed)

@@ -3,7 +3,7 @@
     python benchmarks/train_throughput.py --profiles paper cpu --steps 20 --out results/benchmarks/train_throughput.json
 
 Synthetic uint8 images at the profile's size and random actions exercise exactly the training step a
-benchmark cell runs (BakuObjective through `hilam.train.train` on accelerate); data loading is
+benchmark cell runs (ActionChunkObjective through `hilam.train.train` on accelerate); data loading is
 measured separately by dataset_throughput.py.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.baku import BakuObjective
+from hilam.objectives import ActionChunkObjective
 from hilam.data.schema import IMAGE_KEYS
 from hilam.models.baku import Baku
 from hilam.profiles import get_profile
@@ -44,7 +44,7 @@ class SyntheticBatches:
 def measure(profile_name: str, steps: int) -> dict:
     p = get_profile(profile_name)
     p.baku.lang_dim = 384
-    objective = BakuObjective(Baku(p.baku), torch.zeros(1, 384), np.zeros(9), np.ones(9))
+    objective = ActionChunkObjective(Baku(p.baku), np.zeros(9), np.ones(9), lang_table=torch.zeros(1, 384))
     cfg = replace(p.train, steps=steps, log_every=steps, ckpt_every=10 * steps)
     with tempfile.TemporaryDirectory() as tmp:
         warm = train(objective, SyntheticBatches(p.image_size, p.baku.head.chunk), replace(cfg, steps=2), tmp)

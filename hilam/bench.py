@@ -28,6 +28,7 @@ class CellConfig:
     profile: str = "cpu"
     workers: int = 0
     data: str = "data/demos"  # demo root (official layout); official files placed here are used as they are
+    video: str = "data/video"  # rendered action-free video corpus (HiLAM's pretraining data)
     runs: str = "runs"  # checkpoints and TensorBoard logs
     results: str = "results/runs"
     tasks: tuple[int, ...] = ()  # empty = all tasks (subsets are for tests and quick checks)
@@ -48,6 +49,9 @@ def run_cell(cell: CellConfig) -> dict:
     origin = provenance()  # taken before the (hours-long) run, so later edits to the tree cannot mislabel it
     suite = resolve_suite(cell.suite).name
     profile = get_profile(cell.profile)
+    shared = profile.hilam.shared  # pretrained stages and their corpus live beside this cell's runs and data
+    shared.root, shared.video.root, shared.video.states_root = str(Path(cell.runs) / "shared"), cell.video, cell.video
+    shared.video.workers = cell.workers
     stats = generate(GenerateConfig(suite=suite, root=cell.data, frac=cell.frac, workers=cell.workers, tasks=cell.tasks,
                                     demos_per_task=cell.demos_per_task, max_attempts=2 * cell.demos_per_task))
     with_demos = tuple(s["task_id"] for s in stats if s.get("successes"))

@@ -8,6 +8,7 @@ from typing import Annotated
 import tyro
 
 from hilam.data.generate import GenerateConfig, generate
+from hilam.data.video import VideoCorpusConfig
 from hilam.evaluate import EvalConfig
 
 
@@ -19,6 +20,14 @@ def generate_cmd(cfg: Annotated[GenerateConfig, tyro.conf.arg(name="")]) -> None
         else:
             print(f"{s['task_id']:>3} {s['successes']:>3}/{s['attempts']:<3} mean len "
                   f"{s['mean_length'] or 0:6.1f}  {s['task']}")
+
+
+def video_cmd(cfg: Annotated[VideoCorpusConfig, tyro.conf.arg(name="")]) -> None:
+    """Build the action-free video corpus (scripted rollouts, one camera, actions dropped)."""
+    from hilam.data.video import build_corpus
+
+    rows = build_corpus(cfg)
+    print(f"{sum(r['clips'] for r in rows)} clips over {sum(r['clips'] > 0 for r in rows)}/{len(rows)} tasks")
 
 
 def expert_report_cmd(suite: str = "libero_10", root: str = "data/demos", out_dir: str = "results/expert") -> None:
@@ -58,6 +67,7 @@ def bench_cmd(suite: str = "long", frac: float = 0.1, methods: str = "baku", see
 def main() -> None:
     tyro.extras.subcommand_cli_from_dict({
         "generate": generate_cmd,
+        "video": video_cmd,
         "expert-report": expert_report_cmd,
         "evaluate": evaluate_cmd,
         "bench": bench_cmd,

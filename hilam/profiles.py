@@ -5,12 +5,29 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, replace
 
+from hilam.data.video import VideoCorpusConfig
+from hilam.hnet import HNetConfig
+from hilam.lam import LatentActionConfig
 from hilam.models.baku import BakuConfig
 from hilam.models.film_resnet import EncoderConfig
 from hilam.models.gpt import GPTConfig
 from hilam.models.heads import HeadConfig
 from hilam.models.language import LanguageConfig
+from hilam.skills import SkillConfig
+from hilam.stages import SharedStagesConfig
 from hilam.train import TrainConfig
+
+
+@dataclass
+class HilamConfig:
+    """HiLAM's choices beyond the BAKU blocks its two policies are made of (sizes come from `Profile.baku`)."""
+
+    skill_level: int = 2  # what conditions pi^l: 2 = stage-2 chunks (HiLAM), 1 = stage-1 chunks, 0 = latent actions
+    pretrain: bool = True  # pretrain pi^h and pi^l on action-free video with the pseudo-labels
+    target_video: bool = True  # the target demos' frames (never their actions) join the pretraining video
+    pretrain_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=6000, batch_size=32, lr=3e-4))
+    shared: SharedStagesConfig = field(default_factory=SharedStagesConfig)
+    language: LanguageConfig | None = None  # the policies' instruction encoder; None = the profile's (recorded)
 
 
 @dataclass
@@ -21,12 +38,25 @@ class Profile:
     train: TrainConfig = field(default_factory=TrainConfig)
     baku: BakuConfig = field(default_factory=BakuConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
+    hilam: HilamConfig = field(default_factory=HilamConfig)
 
 
 PROFILES: dict[str, Profile] = {
     # BAKU's LIBERO configuration (REFERENCE.md section 2): 128 px, ResNet-18 GN+FiLM, GPT 8x256, chunk 10
+    # HiLAM there: T5 instructions, 100k steps per phase, a corpus of 50 rollouts per LIBERO-90 task
     "paper": Profile("paper", image_size=128, eval_episodes_per_task=50,
-                     train=TrainConfig(steps=100_000, batch_size=64)),
+                     train=TrainConfig(steps=100_000, batch_size=64),
+                     hilam=HilamConfig(
+                         pretrain_train=TrainConfig(steps=100_000, batch_size=64),
+                         language=LanguageConfig(encoder="t5"),
+                         shared=SharedStagesConfig(
+                             video=VideoCorpusConfig(episodes_per_task=50, image_size=128),
+                             lam=LatentActionConfig(image_size=128, patch=16, width=256, heads=8, idm_layers=8,
+                                                    fdm_layers=8),
+                             lam_train=TrainConfig(steps=100_000, batch_size=64, lr=1e-4),
+                             skills=SkillConfig(hnet=HNetConfig(width=256, heads=8, encoder_layers=2, decoder_layers=2,
+                                                                main_layers=4), crop=512),
+                             skills_train=TrainConfig(steps=20_000, batch_size=32, lr=1e-4)))),
     # 2-core CPU: 64 px, half-width encoder, 4-layer trunk; sized so one cell trains and evaluates in < 2 h
     "cpu": Profile("cpu", image_size=64, eval_episodes_per_task=10,
                    train=TrainConfig(steps=15_000, batch_size=32, lr=3e-4),
@@ -40,7 +70,19 @@ PROFILES: dict[str, Profile] = {
                      baku=BakuConfig(image_size=32, repr_dim=32,
                                      encoder=EncoderConfig(widths=(8, 16), groups=4, keypoints=8),
                                      gpt=GPTConfig(n_layer=1, n_head=2, n_embd=32),
-                                     head=HeadConfig(hidden=32))),
+                                     head=HeadConfig(hidden=32)),
+                     hilam=HilamConfig(
+                         pretrain_train=TrainConfig(steps=20, batch_size=8, lr=1e-3, log_every=10, ckpt_every=10),
+                         shared=SharedStagesConfig(
+                             video=VideoCorpusConfig(suite="libero_object", tasks=(1,), episodes_per_task=1,
+                                                     render_size=32, image_size=32),
+                             lam=LatentActionConfig(image_size=32, patch=8, width=32, heads=2, idm_layers=1,
+                                                    fdm_layers=1, latent_dim=8),
+                             lam_train=TrainConfig(steps=20, batch_size=8, lr=1e-3, log_every=10, ckpt_every=10),
+                             skills=SkillConfig(hnet=HNetConfig(width=16, heads=2, main_layers=1), crop=32,
+                                                rec_samples=2),
+                             skills_train=TrainConfig(steps=20, batch_size=4, lr=1e-3, log_every=10,
+                                                      ckpt_every=10)))),
 }
 
 

@@ -25,3 +25,22 @@ def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     assert run_cell(cell) == saved
     assert "exists; skipping" in capsys.readouterr().out
     assert "libero_object" in table([r])
+
+
+def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path):
+    """The whole HiLAM pipeline on the real simulator: corpus rendering, IDM/FDM, H-Net skills, pi^h/pi^l."""
+    cell = CellConfig(suite="object", method="hilam", frac=0.5, seed=0, profile="smoke", workers=1,
+                      data=str(tmp_path / "demos"), video=str(tmp_path / "video"), runs=str(tmp_path / "runs"),
+                      results=str(tmp_path / "results"), tasks=(3,), demos_per_task=2)
+    r = run_cell(cell)
+    assert REQUIRED <= set(r) and r["episodes"] == 1
+    assert r["train"]["pretrain"]["steps"] == 20 and r["train"]["steps"] == 30
+    skills = r["method_config"]["skills"]
+    assert skills["shared"]["corpus"]["clips"] == 1 and skills["target_clips"] == 1
+    assert skills["segment_length_steps"]["level2"]["mean"] >= skills["segment_length_steps"]["level1"]["mean"] > 0
+    assert r["method_config"]["parameters"]["pi_h"] > 0
+    # the shared stages are reused by the next cell: the ablation trains no new IDM or H-Net
+    shared = sorted(p.name for p in (tmp_path / "runs" / "shared").iterdir())
+    r2 = run_cell(CellConfig(**{**cell.__dict__, "method": "hilam_latent"}))
+    assert sorted(p.name for p in (tmp_path / "runs" / "shared").iterdir()) == shared
+    assert r2["method_config"]["hilam"]["skill_level"] == 0

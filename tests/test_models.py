@@ -30,8 +30,20 @@ def test_shapes_and_every_parameter_gets_gradient():
     assert out.shape == (3, 5, 7) and out.abs().max() <= 1
     out.pow(2).sum().backward()
     dead = [n for n, p in m.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
-    # FiLM projections start at zero but still receive gradient; nothing may be disconnected
-    assert not dead, dead
+    # FiLM projections start at zero but still receive gradient; only the stand-ins for absent inputs are unused
+    assert dead == ["absent"], dead
+
+
+def test_absent_inputs_use_learned_stand_ins_in_the_same_layout():
+    m = tiny()
+    images, proprio, lang = batch()
+    full = m.tokens(images, proprio, lang)
+    partial = m.tokens({"agentview_rgb": images["agentview_rgb"]}, None, lang)
+    assert partial.shape == full.shape
+    assert torch.allclose(partial[:, :2], full[:, :2])  # language and agentview tokens unchanged
+    assert torch.allclose(partial[:, 2], m.absent[1].expand(3, -1)) and torch.allclose(partial[:, 3], m.absent[2].expand(3, -1))
+    m.head(m.features(partial)).pow(2).sum().backward()
+    assert m.absent.grad[1:].abs().sum() > 0 and m.absent.grad[0].abs().sum() == 0
 
 
 def test_film_conditions_images_on_language():

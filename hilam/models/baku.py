@@ -40,21 +40,26 @@ class Baku(nn.Module):
         self.lang = mlp(cfg.lang_dim, cfg.repr_dim, cfg.repr_dim)
         self.image = FiLMResNetEncoder(replace(cfg.encoder, cond_dim=cfg.repr_dim, out_dim=cfg.repr_dim))
         self.proprio = mlp(cfg.proprio_dim, cfg.repr_dim, cfg.repr_dim)
+        # stand-ins for inputs a data source lacks (action-free video has no wrist camera, no proprio)
+        self.absent = nn.Parameter(torch.randn(len(cfg.cameras) + 1, cfg.repr_dim) * 0.02)
         self.action_token = nn.Parameter(torch.randn(1, 1, cfg.repr_dim) * 0.02)
         self.to_trunk = nn.Linear(cfg.repr_dim, cfg.gpt.n_embd)
         self.trunk = GPT(cfg.gpt)
         self.head = DeterministicHead(cfg.gpt.n_embd, cfg.head)
 
-    def tokens(self, images: dict[str, torch.Tensor], proprio: torch.Tensor, lang: torch.Tensor) -> torch.Tensor:
-        """(B, 2 + n_cameras, repr_dim) observation tokens: language, cameras, proprio."""
+    def tokens(self, images: dict[str, torch.Tensor], proprio: torch.Tensor | None, lang: torch.Tensor) -> torch.Tensor:
+        """(B, 2 + n_cameras, repr_dim) observation tokens: language, cameras, proprio. A camera missing from
+        `images` or `proprio=None` gets a learned stand-in token, so the token layout never changes."""
         l = self.lang(lang)
-        cams = [self.image(images[k], l) for k in self.cfg.cameras]
-        return torch.stack([l, *cams, self.proprio(proprio)], dim=1)
+        slot = lambda i: self.absent[i].expand(len(l), -1)  # noqa: E731
+        cams = [self.image(images[k], l) if k in images else slot(i) for i, k in enumerate(self.cfg.cameras)]
+        prop = self.proprio(proprio) if proprio is not None else slot(len(self.cfg.cameras))
+        return torch.stack([l, *cams, prop], dim=1)
 
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append the ACTION token, run the trunk, read out at the ACTION token: (B, n_embd)."""
         act = self.action_token.expand(tokens.shape[0], -1, -1)
         return self.trunk(self.to_trunk(torch.cat([tokens, act], dim=1)))[:, -1]
 
-    def forward(self, images: dict[str, torch.Tensor], proprio: torch.Tensor, lang: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: dict[str, torch.Tensor], proprio: torch.Tensor | None, lang: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(self.tokens(images, proprio, lang)))

@@ -14,10 +14,11 @@ class HeadConfig:
     layers: int = 2  # hidden layers of the MLP
     chunk: int = 10  # actions predicted per query
     action_dim: int = 7
+    tanh: bool = True  # actions live in [-1, 1]; standardised latent targets do not
 
 
 class DeterministicHead(nn.Module):
-    """MLP -> (B, chunk, action_dim) in [-1, 1] (tanh); trained with MSE, as in BAKU."""
+    """MLP -> (B, chunk, action_dim), squashed to [-1, 1] by tanh for actions; trained with MSE, as in BAKU."""
 
     def __init__(self, in_dim: int, cfg: HeadConfig):
         super().__init__()
@@ -29,7 +30,8 @@ class DeterministicHead(nn.Module):
         self.cfg = cfg
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.net(x)).view(-1, self.cfg.chunk, self.cfg.action_dim)
+        y = self.net(x).view(-1, self.cfg.chunk, self.cfg.action_dim)
+        return torch.tanh(y) if self.cfg.tanh else y
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """MSE over the valid (not padded past the episode end) steps of each chunk."""

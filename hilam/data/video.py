@@ -1,0 +1,177 @@
+"""Action-free video: the frames-only corpus latent actions are learned from.
+
+Two sources, one reader:
+- the embedded default: scripted LIBERO-90 rollouts (state pass as for demos), re-rendered from the
+  agentview camera only, every `stride`-th step, actions dropped: `<root>/<suite>/<TASK>.hdf5`;
+- a folder of videos (mp4/webm, e.g. Something-Something V2's `<id>.webm` layout) with optional
+  labels in `labels.json` ({id: text} or SSv2's [{"id", "label"}]).
+Rendering one camera at 10 Hz instead of two at 20 Hz makes the corpus ~4x cheaper than demos.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from hilam.data.dataset import resize_images
+from hilam.data.generate import GenerateConfig, generate, load_state_episodes
+from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
+
+SOURCE = "hilam scripted rollouts, agentview only, actions dropped"
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mov")
+
+
+@dataclass
+class VideoCorpusConfig:
+    """Which action-free video, at which frame rate and size."""
+
+    suite: str = "libero_90"  # scripted rollouts of this suite (ignored when `folder` is set)
+    folder: str = ""  # a folder of videos instead of rendered rollouts
+    states_root: str = "data/demos"  # where the state pass caches episodes (shared with demo generation)
+    root: str = "data/video"  # rendered corpus: <root>/<suite>/<TASK>.hdf5
+    episodes_per_task: int = 4
+    stride: int = 2  # keep every stride-th control step: 20 Hz -> 10 Hz
+    render_size: int = 128
+    image_size: int = 64  # frames are area-downsampled to this at load
+    camera: str = "agentview_rgb"
+    tasks: tuple[int, ...] = ()  # empty = every task of the suite
+    workers: int = 0
+
+    def key(self) -> str:
+        """Identity of the corpus content (used to key models trained on it)."""
+        return json.dumps({k: v for k, v in asdict(self).items() if k not in ("workers", "image_size")},
+                          sort_keys=True)
+
+
+@dataclass
+class Clip:
+    frames: np.ndarray  # (T, H, W, 3) uint8, upright, one every `stride` control steps
+    language: str
+    source: str
+
+
+def _tasks(cfg: VideoCorpusConfig) -> list[TaskSpec]:
+    return [t for t in task_specs(resolve_suite(cfg.suite).name) if not cfg.tasks or t.task_id in cfg.tasks]
+
+
+def corpus_file(cfg: VideoCorpusConfig, task: TaskSpec) -> Path:
+    return Path(cfg.root) / task.suite / f"{task.name}.hdf5"
+
+
+def _render_task(task: TaskSpec, cfg: VideoCorpusConfig) -> dict:
+    """Render one task's cached state episodes from one camera at the corpus frame rate."""
+    from hilam.envs.libero_env import LiberoEnv
+
+    out = corpus_file(cfg, task)
+    episodes = load_state_episodes(GenerateConfig(suite=task.suite, root=cfg.states_root), task)
+    episodes = episodes[: cfg.episodes_per_task]
+    if not episodes:
+        return {"task": task.name, "clips": 0, "rendered": 0}
+    if out.exists():
+        with h5py.File(out, "r") as f:
+            if len(f["videos"]) >= len(episodes):
+                return {"task": task.name, "clips": len(f["videos"]), "rendered": 0}
+    env = LiberoEnv(task, render=True, image_size=cfg.render_size, cameras=(cfg.camera,))
+    tmp = out.with_suffix(".tmp.hdf5")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(tmp, "w") as f:
+        f.attrs.update({"language": task.language, "stride": cfg.stride, "camera": cfg.camera,
+                        "image_size": cfg.render_size, "source": SOURCE, "config": json.dumps(asdict(cfg))})
+        g = f.create_group("videos")
+        for i, (states, _actions) in enumerate(episodes):  # the actions are dropped: this is the point
+            frames = np.stack([env.set_state(s)[cfg.camera] for s in states[:: cfg.stride]])
+            g.create_dataset(f"ep_{i}", data=frames, compression="lzf", chunks=(1, *frames.shape[1:]))
+    env.close()
+    os.replace(tmp, out)
+    return {"task": task.name, "clips": len(episodes), "rendered": len(episodes)}
+
+
+def build_corpus(cfg: VideoCorpusConfig) -> list[dict]:
+    """State pass (cached, shared with demo generation) then the one-camera render pass, parallel over tasks."""
+    from hilam.envs.gl import render_threads, select_gl_backend, use_render_threads
+
+    suite = resolve_suite(cfg.suite).name
+    generate(GenerateConfig(suite=suite, root=cfg.states_root, demos_per_task=cfg.episodes_per_task,
+                            max_attempts=2 * cfg.episodes_per_task, render=False, workers=cfg.workers, tasks=cfg.tasks))
+    tasks = _tasks(cfg)
+    select_gl_backend()
+    workers = min(cfg.workers or os.cpu_count() or 1, len(tasks))
+    ctx = mp.get_context("spawn")
+    results = []
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=use_render_threads,
+                             initargs=(render_threads(workers),)) as pool:
+        futures = [pool.submit(_render_task, t, cfg) for t in tasks
+                   if (Path(cfg.states_root) / suite / "states" / f"{t.name}.npz").exists()]
+        for fut in tqdm(as_completed(futures), total=len(futures), desc=f"{suite} action-free video", unit="task"):
+            results.append(fut.result())
+    return results
+
+
+def _read_corpus_file(path: Path, size: int) -> list[Clip]:
+    try:
+        with h5py.File(path, "r") as f:
+            lang = str(f.attrs.get("language", ""))
+            return [Clip(resize_images(f["videos"][k][()], size), lang, str(path))
+                    for k in sorted(f["videos"], key=lambda k: int(k.split("_")[-1]))]
+    except (OSError, KeyError) as e:
+        raise ValueError(f"{path}: not a readable video corpus file ({e}); delete it to render it again") from e
+
+
+def _center_square(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    s = min(h, w)
+    return frame[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+
+
+def _folder_labels(folder: Path) -> dict[str, str]:
+    path = folder / "labels.json"
+    if not path.exists():
+        return {}
+    raw = json.loads(path.read_text())
+    if isinstance(raw, list):  # SSv2: [{"id": "123", "label": "..."}]
+        return {str(r["id"]): r.get("label", r.get("template", "")) for r in raw}
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def read_video_file(path: Path, stride: int, size: int) -> np.ndarray:
+    """Every stride-th frame of a video file, centre-cropped square and resized: (T, size, size, 3) uint8."""
+    import imageio.v2 as imageio
+
+    try:
+        reader = imageio.get_reader(str(path), "ffmpeg")
+        frames = [_center_square(np.asarray(f)) for i, f in enumerate(reader) if i % stride == 0]
+        reader.close()
+    except Exception as e:
+        raise ValueError(f"{path}: cannot decode video ({type(e).__name__}: {e})") from e
+    if not frames:
+        raise ValueError(f"{path}: video has no frames")
+    return resize_images(np.stack(frames), size)
+
+
+def load_corpus(cfg: VideoCorpusConfig) -> list[Clip]:
+    """Every clip of the corpus at `cfg.image_size`; builds the rendered corpus first if it is missing."""
+    if cfg.folder:
+        folder = Path(cfg.folder)
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
+        if not files:
+            raise FileNotFoundError(f"{folder}: no videos ({', '.join(VIDEO_EXTENSIONS)}) found")
+        labels = _folder_labels(folder)
+        return [Clip(read_video_file(p, cfg.stride, cfg.image_size), labels.get(p.stem, ""), str(p))
+                for p in tqdm(files, desc="decode videos", unit="video")]
+    paths = [corpus_file(cfg, t) for t in _tasks(cfg)]
+    if not any(p.exists() for p in paths):
+        build_corpus(cfg)
+    return [c for p in paths if p.exists() for c in _read_corpus_file(p, cfg.image_size)]
+
+
+def demo_clips(images: np.ndarray, lengths: np.ndarray, languages: list[str], stride: int) -> list[Clip]:
+    """Target-suite demos seen as action-free video: their frames of one camera at the corpus stride."""
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return [Clip(images[s:s + n:stride], lang, "target demos") for s, n, lang in zip(starts, lengths, languages)]

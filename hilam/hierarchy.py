@@ -1,0 +1,221 @@
+"""HiLAM as a method of the harness: pi^h(z^h | o, l) and pi^l(. | o, z^h), both BAKU networks.
+
+1. Shared stages (trained once, `stages.py`): IDM/FDM on the action-free corpus, then the H-Net skill model.
+2. Pseudo-labels: every frame of the corpus (and of the target demos, frames only) gets its latent
+   action z^l and its skill z-bar (the vector of its chunk at `skill_level`).
+3. Pretraining on video: pi^h regresses z-bar from (agentview, instruction); pi^l regresses z^l from
+   (agentview, z-bar). Video has no wrist camera or proprio: those inputs are learned stand-in tokens.
+4. pi^h is frozen; pi^l (with a fresh action head) is fine-tuned on the target demos' actions given
+   their labelled z-bar, with the same step budget as flat BAKU.
+5. Evaluation: pi^h feeds pi^l at every step; action chunks are temporally ensembled as in BAKU.
+z-bar enters pi^l where the instruction enters flat BAKU: as the first token and as FiLM conditioning.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hilam.data.dataset import DemoDataset, resize_images
+from hilam.data.video import Clip, demo_clips
+from hilam.methods import Method
+from hilam.models.baku import Baku
+from hilam.models.heads import DeterministicHead, HeadConfig
+from hilam.models.language import embed_instructions, encoder_id
+from hilam.objectives import ActionChunkObjective
+from hilam.policy_io import ChunkPolicy, images_to_tensor
+from hilam.profiles import HilamConfig
+from hilam.stages import Labels, SharedStages
+from hilam.train import train
+
+VIDEO_CAMERA = "agentview_rgb"
+
+
+def skill_per_frame(labels: Labels, level: int) -> np.ndarray:
+    return labels.latent if level == 0 else labels.vectors[level]
+
+
+def per_step(x: np.ndarray, stride: int, length: int) -> np.ndarray:
+    """Labels at the corpus stride repeated back to every control step of a demo of `length` steps."""
+    return np.repeat(x, stride, axis=0)[:length]
+
+
+class VideoLabels:
+    """Pretraining batches: agentview frames with their instruction index, skill and latent-action labels."""
+
+    def __init__(self, frames: np.ndarray, task: np.ndarray, skill: np.ndarray, latent: np.ndarray):
+        self.frames, self.task, self.skill, self.latent = frames, task, skill, latent
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def batch(self, idx: np.ndarray) -> dict:
+        return {VIDEO_CAMERA: self.frames[idx], "task": self.task[idx], "skill": self.skill[idx],
+                "latent": self.latent[idx]}
+
+
+class SkilledDemos:
+    """Target demos plus the labelled skill of every step (pi^l's fine-tuning data)."""
+
+    def __init__(self, data: DemoDataset, skill: np.ndarray):
+        self.data, self.skill = data, skill
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def batch(self, idx: np.ndarray) -> dict:
+        return self.data.batch(idx) | {"skill": self.skill[idx]}
+
+
+class HighLevel(nn.Module):
+    """pi^h: (agentview, instruction embedding) -> standardised skill z-bar."""
+
+    def __init__(self, net: Baku, lang_table: torch.Tensor):
+        super().__init__()
+        self.net = net
+        self.register_buffer("lang_table", lang_table.float())
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        dev = self.lang_table.device
+        img = {VIDEO_CAMERA: images_to_tensor(batch[VIDEO_CAMERA], dev)}
+        return self.net(img, None, self.lang_table[torch.as_tensor(batch["task"], device=dev)])[:, 0]
+
+
+class PretrainObjective(nn.Module):
+    """pi^h regresses the skill label; pi^l (through a latent head on its trunk) regresses the latent action."""
+
+    def __init__(self, high: HighLevel, low: Baku, latent_dim: int, low_weight: float):
+        super().__init__()
+        self.high, self.low, self.low_weight = high, low, low_weight
+        self.latent_head = DeterministicHead(low.cfg.gpt.n_embd, HeadConfig(hidden=low.cfg.head.hidden, chunk=1,
+                                                                          action_dim=latent_dim, tanh=False))
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        dev = self.high.lang_table.device
+        skill = torch.as_tensor(batch["skill"], device=dev)
+        loss = nn.functional.mse_loss(self.high(batch), skill)
+        if self.low_weight:
+            img = {VIDEO_CAMERA: images_to_tensor(batch[VIDEO_CAMERA], dev)}
+            latent = self.latent_head(self.low.features(self.low.tokens(img, None, skill)))[:, 0]
+            loss = loss + self.low_weight * nn.functional.mse_loss(latent, torch.as_tensor(batch["latent"], device=dev))
+        return loss
+
+
+def segment_lengths(boundaries: list[np.ndarray], stride: int) -> np.ndarray:
+    """Lengths (control steps) of every segment of every sequence."""
+    out = []
+    for b in boundaries:
+        starts = np.flatnonzero(b)
+        out.append(np.diff(np.append(starts, len(b))) * stride)
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+class HilamMethod(Method):
+    name = "hilam"
+    overrides: dict = {}  # the ablations change HilamConfig fields
+
+    def __init__(self, profile, instructions):
+        super().__init__(profile, instructions)
+        self.cfg: HilamConfig = replace(profile.hilam, **self.overrides)
+        self.language = self.cfg.language or profile.language
+        self.high: HighLevel | None = None
+        self.low: ActionChunkObjective | None = None
+        self.stats: dict = {}
+
+    # ------------------------------------------------------------------ labels
+    def _labelled_clips(self, stages: SharedStages, data: DemoDataset) -> tuple[list[Clip], list[Labels], int]:
+        """Corpus clips and the target demos' agentview clips, each with its labels; returns the count of target clips."""
+        size = self.cfg.shared.lam.image_size
+        stride = self.cfg.shared.video.stride
+        langs = [self.instructions[data.task[s]] for s in np.concatenate([[0], np.cumsum(data.demo_lengths)[:-1]])]
+        target = demo_clips(resize_images(data.images[VIDEO_CAMERA], size), data.demo_lengths, langs, stride)
+        clips = target + list(stages.corpus)
+        return clips, [stages.label(c.frames) for c in clips], len(target)
+
+    def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
+        cfg, p = self.cfg, self.profile
+        stride = cfg.shared.video.stride
+        stages = SharedStages(cfg.shared)  # shared across cells and seeds: seed 0
+        shared = stages.fit()
+        clips, labels, n_target = self._labelled_clips(stages, data)
+        level = cfg.skill_level
+        skills = [skill_per_frame(lb, level) for lb in labels]
+        s_mean, s_std = np.concatenate(skills).mean(0), np.maximum(np.concatenate(skills).std(0), 1e-3)
+        z_mean, z_std = stages.latent_stats.mean, stages.latent_stats.std
+        norm = lambda x, m, s: ((x - m) / s).astype(np.float32)  # noqa: E731
+
+        texts = list(dict.fromkeys([*self.instructions, *(c.language for c in clips)]))  # targets first: index = task id
+        lang = embed_instructions(texts, self.language)
+        skill_dim = skills[0].shape[1]
+        torch.manual_seed(seed)
+        high_cfg = replace(p.baku, cameras=(VIDEO_CAMERA,), lang_dim=lang.shape[1],
+                           head=replace(p.baku.head, chunk=1, action_dim=skill_dim, tanh=False))
+        low_net = Baku(replace(p.baku, lang_dim=skill_dim))
+        self.high = HighLevel(Baku(high_cfg), lang)
+
+        # pretraining on video (or, without pretraining, pi^h alone on the target demos' frames)
+        use = range(len(clips)) if cfg.pretrain else range(n_target)
+        if cfg.pretrain and not cfg.target_video:
+            use = range(n_target, len(clips))
+        frames = resize_images(np.concatenate([clips[i].frames for i in use]), p.image_size)
+        task = np.concatenate([np.full(len(clips[i].frames), texts.index(clips[i].language)) for i in use])
+        video = VideoLabels(frames, task, np.concatenate([norm(skills[i], s_mean, s_std) for i in use]),
+                            np.concatenate([norm(labels[i].latent, z_mean, z_std) for i in use]))
+        pre = PretrainObjective(self.high, low_net, cfg.shared.lam.latent_dim, low_weight=1.0 if cfg.pretrain else 0.0)
+        s_pre = train(pre, video, replace(cfg.pretrain_train, seed=seed), out_dir / "pretrain",
+                      extra_state={"method": self.name, "phase": "pretrain"})
+        self.high.eval().requires_grad_(False)
+
+        # fine-tune pi^l on the target demos' actions, conditioned on their labelled skills
+        step_skill = np.concatenate([per_step(norm(skills[i], s_mean, s_std), stride, n)
+                                     for i, n in zip(range(n_target), data.demo_lengths)])
+        st = data.stats()
+        self.low = ActionChunkObjective(low_net, st["proprio_mean"], st["proprio_std"])
+        s_ft = train(self.low, SkilledDemos(data, step_skill), replace(p.train, seed=seed), out_dir / "finetune",
+                     extra_state={"method": self.name, "phase": "finetune"})
+        self.low.eval()
+
+        bounds = {lv: [lb.boundaries[lv] for lb in labels[:n_target]] for lv in (1, 2)}
+        self.stats = {"skill_dim": int(skill_dim), "video_frames": int(len(video)), "target_clips": n_target,
+                      "segment_length_steps": {
+                          f"level{lv}": {"mean": float(np.mean(L)), "std": float(np.std(L)), "count": int(len(L))}
+                          for lv in (1, 2) for L in [segment_lengths(bounds[lv], stride)]},
+                      "shared": shared}
+        return {"steps": s_ft["steps"], "seconds": s_pre["seconds"] + s_ft["seconds"],
+                "samples_per_s": s_ft["samples_per_s"], "final_loss": s_ft["final_loss"],
+                "pretrain": {k: s_pre[k] for k in ("steps", "seconds", "samples_per_s", "final_loss")},
+                "finetune_seconds": s_ft["seconds"]}
+
+    def policy(self) -> ChunkPolicy:
+        high, low = self.high, self.low
+
+        @torch.no_grad()
+        def predict(batch: dict) -> np.ndarray:
+            skill = high(batch)  # pi^h feeds pi^l every step
+            return low.predict(batch | {"skill": skill}).float().cpu().numpy()
+
+        return ChunkPolicy(predict, self.instructions, self.profile.image_size, self.profile.baku.head.chunk)
+
+    def describe(self) -> dict:
+        count = lambda m: sum(q.numel() for q in m.parameters()) if m is not None else None  # noqa: E731
+        return {"hilam": asdict(self.cfg), "model": asdict(self.profile.baku),
+                "parameters": {"pi_h": count(self.high), "pi_l": count(self.low)},
+                "language_encoder": encoder_id(self.language), "skills": self.stats}
+
+
+class HilamStage1(HilamMethod):
+    """Ablation: pi^l conditioned on stage-1 chunks."""
+    name, overrides = "hilam_stage1", {"skill_level": 1}
+
+
+class HilamLatent(HilamMethod):
+    """Ablation: flat BAKU conditioned on z-bar^0, the latent action itself (pi^h predicts it)."""
+    name, overrides = "hilam_latent", {"skill_level": 0}
+
+
+class HilamNoPretrain(HilamMethod):
+    """Ablation: no pretraining on video; pi^h learns skills from the target demos' frames only, pi^l from scratch."""
+    name, overrides = "hilam_nopretrain", {"pretrain": False}

@@ -1,0 +1,105 @@
+"""HiLAM's shared pretrained stages: the latent action model (IDM/FDM) and the skill model (H-Net),
+each trained once on the action-free corpus and reused by every cell, keyed by a hash of its config
+and of the corpus (`runs/shared/<stage>-<hash>/`). Labelling any clip then gives per-frame latent
+actions (level 0) and chunk vectors (levels 1, 2) with the segment boundaries.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hilam.data.video import Clip, VideoCorpusConfig, load_corpus
+from hilam.lam import LatentActionConfig, LatentActionObjective, FrameStore, PairSource, label_clip
+from hilam.skills import CropSource, LatentSequences, SkillConfig, SkillModel, SkillObjective, segment
+from hilam.train import TrainConfig, train
+
+
+@dataclass
+class SharedStagesConfig:
+    video: VideoCorpusConfig = field(default_factory=VideoCorpusConfig)
+    lam: LatentActionConfig = field(default_factory=LatentActionConfig)
+    lam_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, batch_size=32, lr=3e-4))
+    skills: SkillConfig = field(default_factory=SkillConfig)
+    skills_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=16, lr=3e-4))
+    root: str = "runs/shared"
+
+
+def config_hash(*parts) -> str:
+    blob = json.dumps([asdict(p) if hasattr(p, "__dataclass_fields__") else p for p in parts], sort_keys=True,
+                      default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+@dataclass
+class Labels:
+    """Per-frame labels of one clip."""
+
+    latent: np.ndarray  # (T, Dz) raw IDM latent actions (level 0)
+    vectors: dict[int, np.ndarray]  # level -> (T, width) chunk vectors
+    boundaries: dict[int, np.ndarray]  # level -> (T,) chunk starts
+
+
+class SharedStages:
+    """Trains (or loads) the IDM/FDM and the skill model; labels clips with them."""
+
+    def __init__(self, cfg: SharedStagesConfig, seed: int = 0):
+        self.cfg, self.seed = cfg, seed
+        self.gap_frames = max(1, round(cfg.lam.infer_gap / cfg.video.stride))
+        self.corpus: list[Clip] | None = None
+        self.lam: LatentActionObjective | None = None
+        self.skill_model: SkillModel | None = None
+        self.latent_stats: LatentSequences | None = None
+        self.summary: dict = {}
+
+    def _corpus(self) -> list[Clip]:
+        if self.corpus is None:
+            self.corpus = load_corpus(replace(self.cfg.video, image_size=self.cfg.lam.image_size))
+        return self.corpus
+
+    def lam_dir(self) -> Path:
+        c = self.cfg
+        return Path(c.root) / f"lam-{config_hash(c.video.key(), c.lam, c.lam_train, self.seed)}"
+
+    def skills_dir(self) -> Path:
+        c = self.cfg
+        return Path(c.root) / f"skills-{config_hash(self.lam_dir().name, c.skills, c.skills_train, self.seed)}"
+
+    def fit(self) -> dict:
+        """Train (or resume / load) both stages; returns what ran, for the results cell."""
+        corpus = self._corpus()
+        store = FrameStore(corpus)
+        lam_cfg = replace(self.cfg.lam_train, seed=self.seed)
+        self.lam = LatentActionObjective(self.cfg.lam, store, self.cfg.video.stride)
+        torch.manual_seed(self.seed)
+        s_lam = train(self.lam, PairSource(self.lam), lam_cfg, self.lam_dir(), extra_state={"stage": "lam"})
+        self.lam.eval()
+        latents = [label_clip(self.lam.idm, c.frames, self.gap_frames) for c in corpus]
+        seqs = LatentSequences.from_latents(latents, self.gap_frames)
+        self.latent_stats = seqs
+        self.skill_model = SkillModel(self.cfg.skills, self.cfg.lam.latent_dim)
+        objective = SkillObjective(self.skill_model, self.lam.fdm, seqs, store)
+        sk_cfg = replace(self.cfg.skills_train, seed=self.seed)
+        s_sk = train(objective, CropSource(objective, len(corpus) * 1000), sk_cfg, self.skills_dir(),
+                     extra_state={"stage": "skills"})
+        self.skill_model.eval()
+        with torch.no_grad():
+            probe = objective.losses(objective.crop_batch(np.arange(min(32, len(corpus)))))
+        self.summary = {
+            "corpus": {"clips": len(corpus), "frames": len(store), "source": self.cfg.video.folder or self.cfg.video.suite,
+                       "stride": self.cfg.video.stride},
+            "lam": {"dir": str(self.lam_dir()), **{k: s_lam[k] for k in ("steps", "seconds", "final_loss")}},
+            "skills": {"dir": str(self.skills_dir()), **{k: s_sk[k] for k in ("steps", "seconds", "final_loss")},
+                       "probe_losses": {k: float(v) for k, v in probe.items()}},
+        }
+        return self.summary
+
+    def label(self, frames: np.ndarray) -> Labels:
+        """Latent actions and chunk vectors of every frame of one clip (frames at the corpus stride)."""
+        z = label_clip(self.lam.idm, frames, self.gap_frames)
+        seg = segment(self.skill_model, ((z - self.latent_stats.mean) / self.latent_stats.std).astype(np.float32))
+        return Labels(z, seg.vectors, seg.boundaries)
