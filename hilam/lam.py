@@ -23,10 +23,10 @@ from hilam.policy_io import images_to_tensor
 class LatentActionConfig:
     image_size: int = 64
     patch: int = 8
-    width: int = 128
+    width: int = 96  # defaults are the cpu profile's; `paper` overrides
     heads: int = 4
-    idm_layers: int = 4
-    fdm_layers: int = 4
+    idm_layers: int = 3
+    fdm_layers: int = 3
     latent_dim: int = 64  # UniSkill: 64-d continuous
     gap_min: int = 10  # frame gap k in control steps (UniSkill: U[10, 30])
     gap_max: int = 30

@@ -24,7 +24,7 @@ class SkillConfig:
     hnet: HNetConfig = field(default_factory=HNetConfig)
     crop: int = 192  # training sequences are random crops of this many latent steps
     rec_weight: float = 0.1  # lambda_rec (open in the paper)
-    rec_samples: int = 4  # positions per sequence decoded by the frozen FDM per step
+    rec_samples: int = 2  # positions per sequence decoded by the frozen FDM per step
 
 
 class SkillModel(nn.Module):

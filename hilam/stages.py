@@ -25,7 +25,7 @@ class SharedStagesConfig:
     lam: LatentActionConfig = field(default_factory=LatentActionConfig)
     lam_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, batch_size=32, lr=3e-4))
     skills: SkillConfig = field(default_factory=SkillConfig)
-    skills_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=16, lr=3e-4))
+    skills_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=8, lr=3e-4))
     root: str = "runs/shared"
 
 

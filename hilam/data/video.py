@@ -34,7 +34,7 @@ class VideoCorpusConfig:
 
     suite: str = "libero_90"  # scripted rollouts of this suite (ignored when `folder` is set)
     folder: str = ""  # a folder of videos instead of rendered rollouts
-    states_root: str = "data/demos"  # where the state pass caches episodes (shared with demo generation)
+    states_root: str = "data/video"  # where its state pass caches episodes (<states_root>/<suite>/states/)
     root: str = "data/video"  # rendered corpus: <root>/<suite>/<TASK>.hdf5
     episodes_per_task: int = 4
     stride: int = 2  # keep every stride-th control step: 20 Hz -> 10 Hz
