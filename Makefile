@@ -10,7 +10,7 @@ WORKERS ?= 0
 DATA    ?= data/demos
 BIN     := $(VENV)/bin
 
-.PHONY: install bench test expert clean
+.PHONY: install bench test expert tables clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml scripts/install.sh
 bench: install
 	$(BIN)/hilam bench --suite $(SUITE) --frac $(FRAC) --methods $(METHODS) --seeds $(SEEDS) \
 		--profile $(PROFILE) --workers $(WORKERS) --data $(DATA)
+
+# Tables (Markdown, CSV, LaTeX) and plots under results/tables/, from results/runs/**/*.json alone
+tables: install
+	$(BIN)/python -m benchmarks.tables --runs results/runs --out results/tables
 
 test: install
 	$(BIN)/python -m pytest -q tests

@@ -71,6 +71,9 @@ class ArticulatedConfig:
     mug_drop: float = 0.004  # mug base above the floor at release
     mug_close_steps: int = 14  # the fingers travel from fully open onto the thin handle
     mug_retreat: float = 0.08  # back-off along the gripper axis after release
+    # the hand's resting pose after opening a drawer
+    neutral_reach: float = 0.55  # largest xy distance from the robot's base at which it turns top-down
+    neutral_steps: int = 30
     # budgets
     close_steps: int = 8  # gripper closing steps on a handle or knob
     approach_steps: int = 100
@@ -232,6 +235,18 @@ def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generat
             break
         yield motion.action(start + (boundary + 0.04) * d, rot, speed=CFG.pull_speed)
     yield from _retreat(motion, d)
+    yield from _to_neutral(scene, motion)
+
+
+def _to_neutral(scene: Scene, motion: Motion) -> Iterator[np.ndarray]:
+    """Draw the hand back within `neutral_reach` of the robot's base, then turn it top-down in its home
+    yaw: turning there, not at full stretch, keeps the elbow off its joint limit (where OSC jams)."""
+    eef, base = scene.eef_pos(), _robot_base(scene)
+    out = eef[:2] - base
+    xy = base + out * min(1.0, CFG.neutral_reach / np.linalg.norm(out))
+    spot = np.array([*xy, eef[2]])
+    yield from motion.move_to(spot, None, tol=0.02, max_steps=CFG.neutral_steps, stall=True)
+    yield from motion.move_to(spot, top_down(HOME_YAW), tol=0.03, max_steps=CFG.neutral_steps, stall=True)
 
 
 def _close_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:

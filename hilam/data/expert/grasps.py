@@ -15,6 +15,8 @@ FINGER_SPAN = (0.039, 0.065)  # each open finger spans these distances from the 
 FINGERTIP_BELOW = 0.0095  # fingertips reach this far below the eef site
 HAND_ABOVE = 0.03  # the hand's underside is this far above the eef site ...
 HAND_HALF_SPAN = 0.08  # ... and reaches about this far along the finger axis
+FINGER_HALF_WIDTH = 0.012  # half-width of a finger across its axis
+DESCENT_BAND = 0.1  # fingers and hand sweep this far above their grasp height on the way down
 ROUND_RATIO = 0.8  # footprints at least this square are grasped at any yaw
 MAX_SLIDE = 0.02  # largest shift of a pinch along a box's long axis to dodge a neighbour
 HOME_YAW = np.pi / 2  # gripper yaw at reset; yaws are kept within +-90 degrees of it
@@ -118,14 +120,21 @@ def _center_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: n
 
 
 def _fingers_clear(scene: Scene, name: str, pos: np.ndarray, u: np.ndarray, z: float) -> bool:
-    """Whether both open fingers can come down to height `z` at `pos` (fingers along `u`) and the hand above."""
+    """Whether both open fingers can come down to height `z` at `pos` (fingers along `u`) and the hand above.
+
+    Rays find surfaces under the fingers; bounding boxes catch thin parts the rays slip past (the
+    3 mm front panel of an open drawer standing over the table)."""
+    reach = (FINGER_SPAN[1] - FINGER_SPAN[0]) / 2 + 0.002
     for side in (-1.0, 1.0):
         finger = pos + side * np.mean(FINGER_SPAN) * u
-        reach = (FINGER_SPAN[1] - FINGER_SPAN[0]) / 2 + 0.002
         if scene.surface_z(finger, reach, exclude=(name,)) > z - FINGERTIP_BELOW - 0.002:
             return False
         hand = pos + side * HAND_HALF_SPAN * u
         if scene.surface_z(hand, 0.02, exclude=(name,)) > z + HAND_ABOVE - 0.005:
+            return False
+        half = np.abs(u) * reach + np.abs(u[::-1]) * FINGER_HALF_WIDTH  # u[::-1] is u turned by 90 deg, up to sign
+        if scene.obstructed([*(finger - half), z - FINGERTIP_BELOW + 0.002],
+                            [*(finger + half), z + DESCENT_BAND], exclude=(name,)):
             return False
     return True
 

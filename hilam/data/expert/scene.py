@@ -211,6 +211,21 @@ class Scene:
                     break
         return float(best)
 
+    def obstructed(self, lo: np.ndarray, hi: np.ndarray, exclude: tuple[str, ...] = ()) -> bool:
+        """Whether the world box [lo, hi] meets the bounding box of any collision geom other than the
+        robot's, planes and those of the `exclude` objects."""
+        m, d = self.model, self.data
+        skip = set(self._robot_bodies)
+        for n in exclude:
+            skip |= self.bodies(n)
+        keep = ((m.geom_contype | m.geom_conaffinity) > 0) & (m.geom_type != mujoco.mjtGeom.mjGEOM_PLANE)
+        keep &= ~np.isin(m.geom_bodyid, list(skip))
+        rot = d.geom_xmat[keep].reshape(-1, 3, 3)
+        center = d.geom_xpos[keep] + np.einsum("gij,gj->gi", rot, m.geom_aabb[keep, :3])
+        half = np.einsum("gij,gj->gi", np.abs(rot), m.geom_aabb[keep, 3:])
+        meets = np.all(center - half < np.asarray(hi), axis=1) & np.all(center + half > np.asarray(lo), axis=1)
+        return bool(meets.any())
+
     # contacts
     def _finger_geoms(self) -> tuple[set[int], set[int]]:
         g = self.robot.gripper.important_geoms

@@ -1,7 +1,7 @@
 """Pick-and-place skills as closed-loop action generators (they re-read the scene every step)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ class PickPlaceConfig:
     close_steps: int = 10
     open_steps: int = 6
     lift_check: float = 0.03  # after lifting the object must have risen this much ...
-    retries: int = 1  # ... else re-grasp this many times
+    retries: int = 1  # ... (and stay in the hand while raised to carry height) else re-grasp this many times
     retreat: float = 0.08  # gripper rise after releasing
     place_jitter: float = 0.005  # random offset of the release point (demo diversity)
     waypoint_jitter: float = 0.01  # random offset of pre-grasp / carry waypoints
@@ -34,6 +34,11 @@ class PickPlaceConfig:
     region_margin: float = 0.012  # spot (object origin) at least this far inside the region's edges
     shared_place_jitter: float = 0.0  # release-point jitter there (the spot leaves little room)
     region_grid: int = 7  # candidate spots per region axis
+    # something overhanging a lifted object (an open drawer above the table): slide it out first
+    overhang_margin: float = 0.01  # kept around the object's footprint and above its bottom
+    overhang_step: float = 0.01  # candidate slide distances: multiples of this ...
+    overhang_max: float = 0.15  # ... up to this
+    overhang_dirs: int = 16  # candidate slide directions
 
 
 @dataclass
@@ -49,20 +54,18 @@ class Place:
 
 def pick_and_place(scene: Scene, motion: Motion, obj: str, target: str, relation: str,
                    rng: np.random.Generator, cfg: PickPlaceConfig | None = None) -> Iterator[np.ndarray]:
-    """Pick `obj` and put it `relation` ('on' / 'in') `target`; re-grasps if the object was not lifted."""
+    """Pick `obj` and put it `relation` ('on' / 'in') `target`; re-grasps if the object was not lifted
+    or slipped out of the hand before it was carried."""
     cfg = cfg or PickPlaceConfig()
     spec = grasp_spec(scene.kind(obj))
     for _ in range(1 + cfg.retries):
         held = yield from pick(scene, motion, obj, spec, rng, cfg, place_xy=scene.pos(target)[:2])
-        if held:
-            break
-    else:
-        return
-    yield from place(scene, motion, obj, target, relation, spec, rng, cfg)
+        if held and (yield from place(scene, motion, obj, target, relation, spec, rng, cfg)):
+            return
 
 
 def pick(scene: Scene, motion: Motion, obj: str, spec: GraspSpec, rng: np.random.Generator,
-         cfg: PickPlaceConfig, place_xy: np.ndarray | None = None) -> Iterator[np.ndarray]:
+         cfg: PickPlaceConfig, place_xy: np.ndarray | None = None) -> Generator[np.ndarray, None, bool]:
     """Grasp `obj` from above and lift it a little; returns whether it came up in the hand.
 
     `place_xy`, where the object goes next, lets the grasp favour a hand pose that reaches there.
@@ -91,8 +94,9 @@ def pick(scene: Scene, motion: Motion, obj: str, spec: GraspSpec, rng: np.random
 
 
 def place(scene: Scene, motion: Motion, obj: str, target: str, relation: str, spec: GraspSpec,
-          rng: np.random.Generator, cfg: PickPlaceConfig) -> Iterator[np.ndarray]:
-    """Carry the held `obj` over `target`, lower it and let go, then move the gripper up."""
+          rng: np.random.Generator, cfg: PickPlaceConfig) -> Generator[np.ndarray, None, bool]:
+    """Carry the held `obj` over `target`, lower it and let go, then move the gripper up; returns
+    False (without letting go) if the object slipped out of the hand while it was being raised."""
     goal = place_target(scene, obj, target, relation, spec, cfg)
     jitter = cfg.shared_place_jitter if goal.shared else cfg.place_jitter
     goal.xy = goal.xy + rng.uniform(-1, 1, 2) * jitter
@@ -104,9 +108,15 @@ def place(scene: Scene, motion: Motion, obj: str, target: str, relation: str, sp
         offset = eef[:2] - scene.pos(obj)[:2]
         return np.array([*(goal.xy + offset), bottom_z + eef[2] - shape.lo[2]])
 
+    shift = overhang_exit(scene, obj, goal.carry_bottom_z, cfg)
+    if shift is not None:  # rising straight up would hit something above the object
+        side = scene.eef_pos() + [*shift, 0.0]
+        yield from motion.move_to(side, rot, tol=cfg.travel_tol, max_steps=40, stall=True)
     up = scene.eef_pos()
     up[2] = eef_for(goal.carry_bottom_z)[2]
     yield from motion.move_to(up, rot, tol=cfg.travel_tol * 2, max_steps=40, stall=True)
+    if not scene.grasped(obj):
+        return False  # dropped on the way up: the caller may pick it again
     jitter = np.array([*rng.uniform(-1, 1, 2) * cfg.waypoint_jitter, 0.0])
     yield from motion.track(lambda: eef_for(goal.carry_bottom_z) + jitter * 0.5, rot, tol=cfg.travel_tol,
                             max_steps=80, stall=True)
@@ -117,6 +127,33 @@ def place(scene: Scene, motion: Motion, obj: str, target: str, relation: str, sp
     yield from motion.set_gripper(OPEN, cfg.open_steps)
     away = scene.eef_pos() + [0, 0, cfg.retreat]
     yield from motion.move_to(away, None, tol=cfg.travel_tol * 2, max_steps=15, stall=True)
+    return True
+
+
+def overhang_exit(scene: Scene, obj: str, carry_bottom_z: float, cfg: PickPlaceConfig) -> np.ndarray | None:
+    """Shortest sideways shift (xy) of the held `obj`, at its height, after which nothing stands above
+    it up to the carry height (an open drawer over the table); None if none is needed or none within
+    `overhang_max` works. Bounding boxes, not rays: a drawer's front panel is only 3 mm thick."""
+    shape = scene.shape(obj)
+    lo, hi = shape.lo[:2] - cfg.overhang_margin, shape.hi[:2] + cfg.overhang_margin
+    top = carry_bottom_z + shape.height
+
+    def blocked(shift: np.ndarray) -> bool:
+        above = scene.obstructed([*(lo + shift), shape.hi[2]], [*(hi + shift), top], (obj,))
+        on_way = scene.obstructed([*np.minimum(lo, lo + shift), shape.lo[2] + cfg.overhang_margin],
+                                  [*np.maximum(hi, hi + shift), shape.hi[2]], (obj,))
+        return above or on_way
+
+    if not blocked(np.zeros(2)):
+        return None
+    angles = np.linspace(0, 2 * np.pi, cfg.overhang_dirs, endpoint=False)
+    dirs = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    reach = scene.robot_base()[:2] - shape.center
+    for dist in np.arange(cfg.overhang_step, cfg.overhang_max + 1e-9, cfg.overhang_step):
+        shifts = [d for d in dist * dirs if not blocked(d)]
+        if shifts:
+            return min(shifts, key=lambda d: float(np.linalg.norm(reach - d)))  # the one nearest the base
+    return None
 
 
 def place_target(scene: Scene, obj: str, target: str, relation: str, spec: GraspSpec,

@@ -1,0 +1,200 @@
+"""Results tables and plots, rebuilt from the results cells alone (`make tables`).
+
+    python -m benchmarks.tables --runs results/runs --out results/tables
+
+Cells of the same (suite, method, fraction, profile) are pooled over seeds: the rate is successes /
+episodes over all seeds, the interval a Wilson 95% interval on the pooled episodes, and the seed
+spread is shown as well. The papers' numbers sit in their own labelled columns. Output is
+deterministic: the same cells give byte-identical files.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.paper_numbers import SOURCE, paper_rate
+from hilam.evaluate import wilson_interval
+
+ABLATIONS = ("hilam", "hilam_stage1", "hilam_latent", "hilam_nopretrain")
+
+
+@dataclass
+class Pooled:
+    suite: str
+    method: str
+    frac: float
+    profile: str
+    seeds: list[int]
+    successes: int
+    episodes: int
+    seed_rates: list[float]
+    per_task: dict[str, float]
+
+    @property
+    def rate(self) -> float:
+        return self.successes / max(self.episodes, 1)
+
+    def cell(self) -> str:
+        lo, hi = wilson_interval(self.successes, self.episodes)
+        spread = f", seeds sd {np.std(self.seed_rates):.2f}" if len(self.seeds) > 1 else ""
+        return f"{100 * self.rate:.1f} [{100 * lo:.0f}, {100 * hi:.0f}] (n={self.episodes}, {len(self.seeds)} seed{'s' * (len(self.seeds) > 1)}{spread})"
+
+
+def load_cells(runs: Path) -> list[dict]:
+    cells = []
+    for path in sorted(runs.glob("*/*/*.json")):
+        try:
+            c = json.loads(path.read_text())
+            c["episodes"], c["success_rate"]  # noqa: B018 (required keys)
+        except (json.JSONDecodeError, KeyError) as e:
+            raise SystemExit(f"{path}: not a results cell ({type(e).__name__}: {e})")
+        cells.append(c)
+    return cells
+
+
+def pool(cells: list[dict]) -> dict[tuple, Pooled]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for c in cells:
+        groups[(c["suite"], c["method"], float(c["frac"]), c["profile"])].append(c)
+    out = {}
+    for key, cs in sorted(groups.items()):
+        cs = sorted(cs, key=lambda c: c["seed"])
+        succ = sum(round(c["success_rate"] * c["episodes"]) for c in cs)
+        tasks = sorted({t for c in cs for t in c["per_task"]})
+        per_task = {t: float(np.mean([c["per_task"][t] for c in cs if t in c["per_task"]])) for t in tasks}
+        out[key] = Pooled(*key, [c["seed"] for c in cs], succ, sum(c["episodes"] for c in cs),
+                          [c["success_rate"] for c in cs], per_task)
+    return out
+
+
+def fmt_paper(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.0f}"
+
+
+def write_table(out: Path, name: str, title: str, header: list[str], rows: list[list[str]], note: str) -> None:
+    """The same table as Markdown, CSV and LaTeX."""
+    md = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(r) + " |" for r in rows]
+    (out / f"{name}.md").write_text("\n".join(md + ["", note, ""]))
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header, *rows])
+    (out / f"{name}.csv").write_text(buf.getvalue())
+    esc = lambda s: s.replace("_", r"\_").replace("%", r"\%").replace("[", "{[}").replace("]", "{]}")  # noqa: E731
+    tex = [r"\begin{tabular}{" + "l" * len(header) + "}", r"\toprule", " & ".join(map(esc, header)) + r" \\",
+           r"\midrule", *(" & ".join(map(esc, r)) + r" \\" for r in rows), r"\bottomrule", r"\end{tabular}"]
+    (out / f"{name}.tex").write_text("\n".join(tex) + "\n")
+
+
+def tables(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
+    """Write every table; returns the names written."""
+    out.mkdir(parents=True, exist_ok=True)
+    note = (f"Ours: success % [Wilson 95% interval] (episodes, seeds), scripted demos. "
+            f"'paper:' columns: {SOURCE}, human demos, 50 episodes per task; not comparable in absolute terms.")
+    names = []
+    for profile in sorted({k[3] for k in pooled}):
+        mine = {k: v for k, v in pooled.items() if k[3] == profile}
+        methods = sorted({k[1] for k in mine})
+        suites = sorted({k[0] for k in mine})
+        # suites x methods with all demos
+        full = [k for k in mine if k[2] == 1.0]
+        if full:
+            header = ["suite", *methods, "paper: BAKU", "paper: HiLAM"]
+            rows = [[s, *(mine[(s, m, 1.0, profile)].cell() if (s, m, 1.0, profile) in mine else "" for m in methods),
+                     fmt_paper(paper_rate(s, "baku", 1.0)), fmt_paper(paper_rate(s, "hilam", 1.0))]
+                    for s in suites if any(k[0] == s for k in full)]
+            write_table(out, f"suites_{profile}", f"All demos, profile {profile}", header, rows, note)
+            names.append(f"suites_{profile}")
+        # fractions x methods per suite (the data-efficiency table)
+        for s in suites:
+            fracs = sorted({k[2] for k in mine if k[0] == s})
+            ms = [m for m in methods if any(k[:2] == (s, m) for k in mine)]
+            header = ["demos", *ms, "paper: BAKU", "paper: HiLAM"]
+            rows = [[f"{100 * f:g}%", *(mine[(s, m, f, profile)].cell() if (s, m, f, profile) in mine else "" for m in ms),
+                     fmt_paper(paper_rate(s, "baku", f)), fmt_paper(paper_rate(s, "hilam", f))] for f in fracs]
+            write_table(out, f"fractions_{s}_{profile}", f"{s}: data fractions, profile {profile}", header, rows, note)
+            names.append(f"fractions_{s}_{profile}")
+            # per-task success of every (method, fraction)
+            keys = [k for k in sorted(mine) if k[0] == s]
+            tasks = sorted({t for k in keys for t in mine[k].per_task})
+            header = ["task", *(f"{k[1]} {100 * k[2]:g}%" for k in keys)]
+            rows = [[t, *(f"{100 * mine[k].per_task[t]:.0f}" if t in mine[k].per_task else "" for k in keys)]
+                    for t in tasks]
+            write_table(out, f"per_task_{s}_{profile}", f"{s}: per-task success %, profile {profile}", header, rows,
+                        "Mean over seeds of each task's success rate.")
+            names.append(f"per_task_{s}_{profile}")
+        # ablations (HiLAM variants), wherever any ran
+        abl = [k for k in mine if k[1] in ABLATIONS[1:]]
+        if abl:
+            cols = sorted({(k[0], k[2]) for k in abl})
+            header = ["variant", *(f"{s} {100 * f:g}%" for s, f in cols)]
+            rows = [[m, *(mine[(s, m, f, profile)].cell() if (s, m, f, profile) in mine else "" for s, f in cols)]
+                    for m in ABLATIONS if any(k[1] == m for k in mine)]
+            write_table(out, f"ablations_{profile}", f"HiLAM ablations, profile {profile}", header, rows, note)
+            names.append(f"ablations_{profile}")
+    return names
+
+
+def plots(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
+    """Success vs data fraction per method with interval bands, and per-task bars, one PNG per suite and profile."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    meta = {"Software": None}  # no version stamp: identical bytes on every run
+    for s, profile in sorted({(k[0], k[3]) for k in pooled}):
+        keys = [k for k in sorted(pooled) if k[0] == s and k[3] == profile]
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for m in sorted({k[1] for k in keys}):
+            pts = [pooled[k] for k in keys if k[1] == m]
+            x = [p.frac * 100 for p in pts]
+            ci = np.array([wilson_interval(p.successes, p.episodes) for p in pts]) * 100
+            line, = ax.plot(x, [p.rate * 100 for p in pts], "o-", label=m)
+            ax.fill_between(x, ci[:, 0], ci[:, 1], color=line.get_color(), alpha=0.15)
+        ax.set(xlabel="demos used (%)", ylabel="success (%)", ylim=(0, 100), title=f"{s} ({profile})")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        name = f"success_vs_fraction_{s}_{profile}.png"
+        fig.savefig(out / name, dpi=100, metadata=meta)
+        plt.close(fig)
+        names.append(name)
+        tasks = sorted({t for k in keys for t in pooled[k].per_task})
+        fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(tasks)), 3.5))
+        width = 0.8 / len(keys)
+        for i, k in enumerate(keys):
+            ax.bar(np.arange(len(tasks)) + i * width, [100 * pooled[k].per_task.get(t, np.nan) for t in tasks], width,
+                   label=f"{k[1]} {100 * k[2]:g}%")
+        ax.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, [t[:24] for t in tasks], rotation=60, ha="right", fontsize=6)
+        ax.set(ylabel="success (%)", ylim=(0, 100), title=f"{s} per task ({profile})")
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        name = f"per_task_{s}_{profile}.png"
+        fig.savefig(out / name, dpi=100, metadata=meta)
+        plt.close(fig)
+        names.append(name)
+    return names
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", default="results/runs")
+    ap.add_argument("--out", default="results/tables")
+    a = ap.parse_args()
+    pooled = pool(load_cells(Path(a.runs)))
+    if not pooled:
+        raise SystemExit(f"{a.runs}: no results cells yet; run `make bench` first")
+    out = Path(a.out)
+    names = tables(pooled, out) + plots(pooled, out)
+    print(f"{len(names)} tables and plots from {sum(len(p.seeds) for p in pooled.values())} cells -> {out}")
+
+
+if __name__ == "__main__":
+    main()

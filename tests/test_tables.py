@@ -1,0 +1,67 @@
+"""Tables and plots from synthetic results cells: golden Markdown, determinism, paper columns kept apart."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.tables import load_cells, main, plots, pool, tables
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def write_cell(root: Path, suite: str, method: str, frac: float, seed: int, rate: float, episodes: int = 100) -> None:
+    per_task = {"task a": min(1.0, rate + 0.1), "task b": max(0.0, rate - 0.1)}
+    cell = {"suite": suite, "method": method, "frac": frac, "seed": seed, "profile": "cpu", "success_rate": rate,
+            "episodes": episodes, "ci95": [0, 1], "per_task": per_task}
+    path = root / suite / method / f"frac{frac:g}-seed{seed}-cpu.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(cell))
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    for seed, r in ((0, 0.20), (1, 0.30)):
+        write_cell(root, "libero_10", "baku", 0.1, seed, r)
+    write_cell(root, "libero_10", "hilam", 0.1, 0, 0.40)
+    write_cell(root, "libero_10", "hilam_latent", 0.1, 0, 0.35)
+    write_cell(root, "libero_10", "baku", 1.0, 0, 0.70)
+    write_cell(root, "libero_object", "baku", 1.0, 0, 0.90, episodes=50)
+    return root
+
+
+def test_tables_match_golden_files(runs: Path, tmp_path: Path):
+    out = tmp_path / "tables"
+    names = tables(pool(load_cells(runs)), out)
+    assert "fractions_libero_10_cpu" in names and "ablations_cpu" in names
+    for name in ("fractions_libero_10_cpu.md", "suites_cpu.md", "ablations_cpu.md"):
+        assert (out / name).read_text() == (GOLDEN / name).read_text(), name
+
+
+def test_seeds_are_pooled_and_papers_stay_in_their_own_columns(runs: Path, tmp_path: Path):
+    pooled = pool(load_cells(runs))
+    p = pooled[("libero_10", "baku", 0.1, "cpu")]
+    assert p.episodes == 200 and p.successes == 50 and p.rate == pytest.approx(0.25)
+    tables(pooled, tmp_path / "t")
+    rows = (tmp_path / "t" / "fractions_libero_10_cpu.csv").read_text().splitlines()
+    assert rows[0].split(",")[-2:] == ["paper: BAKU", "paper: HiLAM"]
+    assert rows[1].endswith(",23,45")  # the paper's 10% numbers, beside ours, not in our cells
+
+
+def test_make_tables_twice_gives_identical_files(runs: Path, tmp_path: Path, monkeypatch):
+    digests = []
+    for out in ("a", "b"):
+        monkeypatch.setattr("sys.argv", ["tables", "--runs", str(runs), "--out", str(tmp_path / out)])
+        main()
+        digests.append({p.name: p.read_bytes() for p in sorted((tmp_path / out).iterdir())})
+    assert digests[0] == digests[1] and any(n.endswith(".png") for n in digests[0])
+
+
+def test_a_broken_cell_is_named(tmp_path: Path):
+    bad = tmp_path / "runs" / "libero_10" / "baku" / "frac0.1-seed0-cpu.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    with pytest.raises(SystemExit, match="frac0.1-seed0-cpu.json"):
+        load_cells(tmp_path / "runs")
