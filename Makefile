@@ -8,6 +8,7 @@ SEEDS   ?= 0
 PROFILE ?= cpu
 WORKERS ?= 0
 DATA    ?= data/demos
+VIDEO   ?= data/video
 BIN     := $(VENV)/bin
 
 .PHONY: install bench test expert tables clean
@@ -19,7 +20,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml scripts/install.sh
 	touch $@
 
 bench: install
-	$(BIN)/hilam bench --suite $(SUITE) --frac $(FRAC) --methods $(METHODS) --seeds $(SEEDS) \
+	$(BIN)/hilam bench --suite $(SUITE) --frac $(FRAC) --methods $(METHODS) --seeds $(SEEDS) --video $(VIDEO) \
 		--profile $(PROFILE) --workers $(WORKERS) --data $(DATA)
 
 # Tables (Markdown, CSV, LaTeX) and plots under results/tables/, from results/runs/**/*.json alone

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -92,20 +93,45 @@ def run_cell(cell: CellConfig) -> dict:
 
 def table(rows: list[dict]) -> str:
     """A plain-text table of results cells."""
-    head = f"{'suite':<15}{'method':<10}{'frac':>6}{'seed':>6}{'profile':>9}{'success':>9}  {'95% CI':<15}{'train s':>9}{'eval s':>8}"
+    head = f"{'suite':<15}{'method':<18}{'frac':>6}{'seed':>6}{'profile':>9}{'success':>9}  {'95% CI':<15}{'train s':>9}{'eval s':>8}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['suite']:<15}{r['method']:<10}{r['frac']:>6g}{r['seed']:>6}{r['profile']:>9}"
+        lines.append(f"{r['suite']:<15}{r['method']:<18}{r['frac']:>6g}{r['seed']:>6}{r['profile']:>9}"
                      f"{r['success_rate']:>9.3f}  [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]   "
                      f"{r['train']['seconds']:>9.0f}{r['eval']['seconds']:>8.0f}")
     return "\n".join(lines)
 
 
-def bench(suite: str, frac: float, methods: list[str], seeds: list[int], profile: str = "cpu",
-          workers: int = 0, data: str = "data/demos", force: bool = False) -> list[dict]:
-    """Every (method, seed) cell for one suite and fraction, then a printed table."""
-    rows = [run_cell(CellConfig(suite=suite, method=m, frac=frac, seed=s, profile=profile, workers=workers,
-                                data=data, force=force))
-            for m in methods for s in seeds]
-    print(table(rows))
+FOUR_SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
+
+
+def parse_list(text: str, kind=str) -> list:
+    """'a,b,c' -> [a, b, c]; for suites 'all' means the four LIBERO suites of the paper's tables."""
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    if kind is str and items == ["all"]:
+        return list(FOUR_SUITES)
+    return [kind(t) for t in items]
+
+
+def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str = "cpu",
+          workers: int = 0, data: str = "data/demos", video: str = "data/video", force: bool = False) -> list[dict]:
+    """Every (suite, fraction, method, seed) cell: finished ones are skipped, interrupted ones resume from their
+    checkpoints, and a cell that fails is reported without stopping the sweep (exit status 1 at the end)."""
+    rows, failed = [], []
+    for suite in suites:
+        for frac in fracs:
+            for m in methods:
+                for s in seeds:
+                    cell = CellConfig(suite=suite, method=m, frac=frac, seed=s, profile=profile, workers=workers,
+                                      data=data, video=video, force=force)
+                    try:
+                        rows.append(run_cell(cell))
+                    except Exception as e:  # noqa: BLE001 (one broken cell must not end a night-long sweep)
+                        failed.append(f"{cell.path()}: {type(e).__name__}: {e}")
+                        traceback.print_exc()
+    if rows:
+        print(table(rows))
+    if failed:
+        print("[bench] FAILED cells:\n  " + "\n  ".join(failed), file=sys.stderr)
+        raise SystemExit(1)
     return rows

@@ -55,13 +55,15 @@ def evaluate_cmd(cfg: Annotated[EvalConfig, tyro.conf.arg(name="")], policy: Ann
         Path(out).write_text(json.dumps(r, indent=2))
 
 
-def bench_cmd(suite: str = "long", frac: float = 0.1, methods: str = "baku", seeds: str = "0",
-              profile: str = "cpu", workers: int = 0, data: str = "data/demos", force: bool = False) -> None:
-    """Benchmark cells: demos for the suite at --frac, then train + evaluate each method and seed."""
-    from hilam.bench import bench
+def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", seeds: str = "0",
+              profile: str = "cpu", workers: int = 0, data: str = "data/demos", video: str = "data/video",
+              force: bool = False) -> None:
+    """Benchmark cells for every combination of the comma-separated suites ('all' = the four), fractions,
+    methods and seeds: demos, then train + evaluate; finished cells are skipped unless --force."""
+    from hilam.bench import bench, parse_list
 
-    bench(suite=suite, frac=frac, methods=methods.split(","), seeds=[int(s) for s in seeds.split(",")],
-          profile=profile, workers=workers, data=data, force=force)
+    bench(suites=parse_list(suite), fracs=parse_list(frac, float), methods=parse_list(methods),
+          seeds=parse_list(seeds, int), profile=profile, workers=workers, data=data, video=video, force=force)
 
 
 def main() -> None:
