@@ -4,19 +4,20 @@
 
 Loads (never retrains: it stops if the stages are missing) the IDM and H-Net that `hilam bench` trained for
 the profile, labels every selected demo's agentview frames, and writes
-results/skills/<suite>.json (segment lengths per level, overall and per task) and
+results/skills/<suite>.json (segment lengths per level, overall and per task; boundary scores against the
+ground-truth subtask boundaries from predicate replay, beside a fixed-length chunking of the same mean length) and
 results/skills/<suite>.png (a few demos: frames along time, stage-1 and stage-2 segments beneath).
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 
 from hilam.atomic import write_json
-from hilam.data.dataset import DatasetConfig, DemoDataset, resize_images
-from hilam.data.video import demo_clips
+from hilam.data.dataset import resize_images
 from hilam.envs.suites import resolve_suite
 from hilam.hierarchy import VIDEO_CAMERA, segment_lengths
 from hilam.profiles import get_profile
@@ -56,6 +57,48 @@ def strip(path: Path, rows: list[tuple[str, np.ndarray, dict[int, np.ndarray]]],
     plt.close(fig)
 
 
+def demos_of(suite: str, root: str, frac: float) -> list[dict]:
+    """The demos a fraction selects, per task in suite order: agentview frames, states, last action, instruction."""
+    from hilam.data.fractions import select_demos
+    from hilam.data.schema import read_task_file, task_file
+    from hilam.envs.suites import task_specs
+
+    out = []
+    for task in task_specs(suite):
+        td = read_task_file(task_file(root, suite, task.name))
+        by_id = dict(zip(td.demo_ids, td.demos))
+        for i in select_demos(task.name, int(td.attrs.get("pool_size", len(td.demos))), frac):
+            d = by_id[i]
+            out.append({"task": task, "frames": d.obs[VIDEO_CAMERA], "states": d.states, "last_action": d.actions[-1]})
+    return out
+
+
+def key_step_scores(demos: list[dict], labels, stride: int) -> dict:
+    """HiLAM's boundaries (stage 1, stage 2) and a fixed-length chunking of the same mean length, scored against
+    the ground-truth subtask boundaries from predicate replay."""
+    from hilam.envs.libero_env import LiberoEnv
+    from hilam.keysteps import fixed_boundaries, key_steps, predicate_trace, score, subtask_boundaries
+
+    true, envs = [], {}
+    for d in demos:
+        env = envs.setdefault(d["task"].name, LiberoEnv(d["task"], render=False))
+        _, table = predicate_trace(env, d["states"], d["last_action"])
+        true.append(subtask_boundaries(key_steps(table), len(d["states"])))
+    for env in envs.values():
+        env.close()
+    out = {"true_boundaries_per_demo": float(np.mean([len(t) for t in true]))}
+    for lv in (1, 2):
+        pred = [[int(i) * stride for i in np.flatnonzero(lb.boundaries[lv]) if i > 0] for lb in labels]
+        mean_len = float(np.mean(segment_lengths([lb.boundaries[lv] for lb in labels], stride)))
+        fixed = [fixed_boundaries(len(d["states"]), mean_len) for d in demos]
+        for name, p in ((f"hilam_stage{lv}", pred), (f"fixed_every_{mean_len:.0f}_steps", fixed)):
+            sc = score(p, true)
+            out[name] = {"f1_tol5": sc.f1[5], "f1_tol10": sc.f1[10], "mean_abs_error_steps": sc.mean_abs_error,
+                         "segment_count_accuracy": sc.count_accuracy,
+                         "boundaries_per_demo": float(np.mean([len(x) for x in p]))}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default="libero_10")
@@ -76,15 +119,14 @@ def main() -> None:
         if not (d / "latest").exists():
             raise SystemExit(f"{d}: no trained stage; run `hilam bench --methods hilam --profile {a.profile}` first")
     stages.fit()  # loads the finished checkpoints
-    data = DemoDataset(DatasetConfig(root=a.data, suite=suite, frac=a.frac, image_size=shared.lam.image_size))
     stride = shared.video.stride
-    starts = np.concatenate([[0], np.cumsum(data.demo_lengths)[:-1]])
-    langs = [data.instructions[data.task[s]] for s in starts]
-    clips = demo_clips(resize_images(data.images[VIDEO_CAMERA], shared.lam.image_size), data.demo_lengths, langs, stride)
-    labels = [stages.label(c.frames) for c in clips]
-    out = {"suite": suite, "frac": a.frac, "profile": a.profile, "demos": len(clips), "stride": stride,
+    demos = demos_of(suite, a.data, a.frac)
+    frames = [resize_images(d["frames"][::stride], shared.lam.image_size) for d in demos]
+    labels = [stages.label(f) for f in frames]
+    langs = [d["task"].language for d in demos]
+    out = {"suite": suite, "frac": a.frac, "profile": a.profile, "demos": len(demos), "stride": stride,
            "command": f"python benchmarks/skill_report.py --suite {suite} --frac {a.frac:g} --profile {a.profile}",
-           "levels": {}, "per_task": {}}
+           "shared_stages": [str(stages.lam_dir()), str(stages.skills_dir())], "levels": {}, "per_task": {}}
     for lv in (1, 2):
         L = segment_lengths([lb.boundaries[lv] for lb in labels], stride)
         per_demo = [int(lb.boundaries[lv].sum()) for lb in labels]
@@ -95,15 +137,16 @@ def main() -> None:
         mine = [lb for lb, l in zip(labels, langs) if l == lang]
         out["per_task"][lang] = {f"level{lv}_segments_per_demo": float(np.mean([lb.boundaries[lv].sum() for lb in mine]))
                                  for lv in (1, 2)} | {"demo_length_steps": float(np.mean([len(lb.latent) * stride for lb in mine]))}
+    out["key_steps"] = key_step_scores(demos, labels, stride)
     out |= provenance()
     write_json(Path(a.out) / f"{suite}.json", out)
     seen, rows = set(), []
-    for c, lb in zip(clips, labels):
-        if c.language not in seen and len(rows) < a.rows:
-            seen.add(c.language)
-            rows.append((c.language, c.frames, lb.boundaries))
+    for f, lang, lb in zip(frames, langs, labels):
+        if lang not in seen and len(rows) < a.rows:
+            seen.add(lang)
+            rows.append((lang, f, lb.boundaries))
     strip(Path(a.out) / f"{suite}.png", rows, stride)
-    print({k: v for k, v in out["levels"].items()})
+    print(json.dumps({"levels": out["levels"], "key_steps": out["key_steps"]}, indent=1))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def test_steps_run_open_then_place_then_close_then_switch():
     steps = planner.plan(scene)
     assert [s.predicate[0] for s in steps] == ["open", "in", "on", "close", "turnon"]
     assert steps[0].prerequisite and steps[0].predicate == ("open", "cab_drawer_region")
+    assert steps[0].fit == "bowl_1"  # the drawer is opened just far enough for the bowl
 
 
 def test_placements_keep_goal_order_and_need_no_opening_on_open_targets():

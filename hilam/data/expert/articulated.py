@@ -32,6 +32,11 @@ class ArticulatedConfig:
     handle_pitch: float = 0.2  # tip the gripper down so its housing clears objects below the handle
     handle_depth: float = 0.0  # how far past the handle centre the finger pads go
     drawer_open_margin: float = 0.012  # pull this far past the "open" threshold
+    pull_lead: float = 0.028  # the pulling servo's target lies this far beyond the goal opening
+    pull_slow: float = 0.03  # the pull slows down over this last stretch ...
+    pull_min_speed: float = 0.3  # ... to this action norm
+    fit_margin: float = 0.01  # a drawer something goes into is pulled out its footprint's length plus this
+    fit_tol: float = 0.01  # accepted shortfall of that opening
     pull_speed: float = 0.8  # action-norm cap while pulling a drawer
     push_contact_gap: float = 0.03  # finger-pad centre to handle centre when pushing a drawer shut
     push_standoff: float = 0.05  # descend this far in front of the handle before pushing
@@ -71,8 +76,8 @@ class ArticulatedConfig:
     mug_drop: float = 0.004  # mug base above the floor at release
     mug_close_steps: int = 14  # the fingers travel from fully open onto the thin handle
     mug_retreat: float = 0.08  # back-off along the gripper axis after release
-    # the hand's resting pose after opening a drawer
-    neutral_reach: float = 0.55  # largest xy distance from the robot's base at which it turns top-down
+    # after opening a drawer the hand is drawn back before it turns for the next skill
+    neutral_reach: float = 0.55  # to at most this xy distance from the robot's base
     neutral_steps: int = 30
     # budgets
     close_steps: int = 8  # gripper closing steps on a handle or knob
@@ -136,6 +141,11 @@ def _body_geoms(scene: Scene, joint: str) -> list[int]:
     m = scene.sim.model
     body = m.jnt_bodyid[_jid(scene, joint)]
     return [g for g in range(m.ngeom) if m.geom_bodyid[g] == body and (m.geom_contype[g] or m.geom_conaffinity[g])]
+
+
+def _open_boundary(model) -> float:
+    """How far (joint units, metres for a drawer) a fixture must be opened to count as open."""
+    return abs(min(model.object_properties["articulation"]["default_open_ranges"], key=abs))
 
 
 def _open_sign(model) -> float:
@@ -212,8 +222,10 @@ def _retreat(motion: Motion, direction: np.ndarray, dist: float = 0.08) -> Itera
 
 
 # ---------------------------------------------------------------------------------- drawers
-def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Grasp the handle from the front (fingers vertical) and pull it out along the slide."""
+def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generator,
+                 depth: float | None = None) -> Iterator[np.ndarray]:
+    """Grasp the handle from the front (fingers vertical) and pull it out along the slide, `depth`
+    metres or (if None) past its "open" threshold."""
     joint, model = _joint(scene, name)
     handle, d = _drawer_frame(scene, joint, model)
     side = np.cross(UP, d)
@@ -228,25 +240,25 @@ def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generat
     yield from motion.move_to(handle - CFG.handle_depth * d, rot, tol=0.008, max_steps=60)
     yield from motion.set_gripper(CLOSED, steps=CFG.close_steps)
     sign = _open_sign(model)
-    boundary = abs(min(model.object_properties["articulation"]["default_open_ranges"], key=abs))
-    start = scene.eef_pos()
+    goal = _open_boundary(model) + CFG.drawer_open_margin if depth is None else depth
+    start, opened = scene.eef_pos(), sign * _qpos(scene, joint)
     for _ in range(CFG.act_steps):
-        if sign * _qpos(scene, joint) >= boundary + CFG.drawer_open_margin:
+        rest = goal - sign * _qpos(scene, joint)
+        if rest <= 0:
             break
-        yield motion.action(start + (boundary + 0.04) * d, rot, speed=CFG.pull_speed)
+        speed = float(np.clip(rest / CFG.pull_slow, CFG.pull_min_speed, CFG.pull_speed))  # don't overshoot
+        yield motion.action(start + (goal - opened + CFG.pull_lead) * d, rot, speed=speed)
     yield from _retreat(motion, d)
     yield from _to_neutral(scene, motion)
 
 
 def _to_neutral(scene: Scene, motion: Motion) -> Iterator[np.ndarray]:
-    """Draw the hand back within `neutral_reach` of the robot's base, then turn it top-down in its home
-    yaw: turning there, not at full stretch, keeps the elbow off its joint limit (where OSC jams)."""
+    """Draw the hand back within `neutral_reach` of the robot's base, so that the next skill turns it
+    there and not at full stretch, where the elbow reaches its joint limit and the OSC jams."""
     eef, base = scene.eef_pos(), _robot_base(scene)
     out = eef[:2] - base
     xy = base + out * min(1.0, CFG.neutral_reach / np.linalg.norm(out))
-    spot = np.array([*xy, eef[2]])
-    yield from motion.move_to(spot, None, tol=0.02, max_steps=CFG.neutral_steps, stall=True)
-    yield from motion.move_to(spot, top_down(HOME_YAW), tol=0.03, max_steps=CFG.neutral_steps, stall=True)
+    yield from motion.move_to(np.array([*xy, eef[2]]), None, tol=0.02, max_steps=CFG.neutral_steps, stall=True)
 
 
 def _close_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -525,6 +537,35 @@ def open_articulated(scene: Scene, motion: Motion, name: str, rng: np.random.Gen
     joint, _ = _joint(scene, name)
     if _is_slide(scene, joint):
         yield from _with_retry(_open_drawer, scene, motion, name, rng, "open")
+
+
+def fit_depth(scene: Scene, region: str, obj: str) -> float:
+    """How far to pull out the drawer of `region` for `obj` to go in: the object's footprint length
+    plus a margin, at most just past the drawer's "open" threshold."""
+    shape = scene.shape(obj)
+    _, model = _joint(scene, region)
+    return min(max(shape.long, shape.short) + CFG.fit_margin, _open_boundary(model) + CFG.drawer_open_margin)
+
+
+def opened_for(scene: Scene, region: str, obj: str) -> bool:
+    """Whether `obj` can go into `region` as far as opening goes: no closed door or drawer in the way,
+    or the drawer pulled out `fit_depth`."""
+    if not needs_opening(scene, region):
+        return True
+    if not scene.object(region).joints:
+        return False  # behind a closed door
+    joint, model = _joint(scene, region)
+    return _open_sign(model) * _qpos(scene, joint) >= fit_depth(scene, region, obj) - CFG.fit_tol
+
+
+def open_for(scene: Scene, motion: Motion, region: str, obj: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Pull the drawer of `region` out just far enough for `obj` to go in (retries once): pulled out
+    all the way, a drawer overhangs the table beside the cabinet, where the arm may have to reach
+    down for `obj`. A hinged door is not scripted (no actions, as in `open_articulated`)."""
+    for _ in range(2):
+        if opened_for(scene, region, obj) or not scene.object(region).joints:
+            return
+        yield from _open_drawer(scene, motion, region, rng, depth=fit_depth(scene, region, obj))
 
 
 def close_articulated(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:

@@ -17,6 +17,9 @@ HAND_ABOVE = 0.03  # the hand's underside is this far above the eef site ...
 HAND_HALF_SPAN = 0.08  # ... and reaches about this far along the finger axis
 FINGER_HALF_WIDTH = 0.012  # half-width of a finger across its axis
 DESCENT_BAND = 0.1  # fingers and hand sweep this far above their grasp height on the way down
+WRIST_HALF = 0.08  # the wrist (hand top, links 6-7) stays within this xy distance of the eef ...
+WRIST_TOP = 0.15  # ... up to this height above it
+WRIST_COST = 1.0  # rim grasps avoid a wrist box with something in it (an open drawer overhead)
 ROUND_RATIO = 0.8  # footprints at least this square are grasped at any yaw
 MAX_SLIDE = 0.02  # largest shift of a pinch along a box's long axis to dodge a neighbour
 HOME_YAW = np.pi / 2  # gripper yaw at reset; yaws are kept within +-90 degrees of it
@@ -164,13 +167,19 @@ def _rim_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: np.r
         yaw = wrap_yaw(a)
         turn = abs(yaw - wrap_yaw(eef_yaw))
         reach = sum(np.linalg.norm(e + (r - spec.rim_inset) * u - base) for e in ends)
-        cost = TURN_COST * turn + REACH_COST * reach
+        cost = TURN_COST * turn + REACH_COST * reach + WRIST_COST * _wrist_blocked(scene, name, pos, z)
         if cost < best_cost:
             best, best_cost = Grasp(np.array([*pos, z]), yaw), cost
     if best is None:  # crowded all round: take the near side anyway
         u = np.array([-1.0, 0.0])
         best = Grasp(np.array([*(c + (r - spec.rim_inset) * u), z]), wrap_yaw(np.pi))
     return best
+
+
+def _wrist_blocked(scene: Scene, name: str, pos: np.ndarray, z: float) -> bool:
+    """Whether something (not `name`) stands in the space the wrist takes above a grasp at (`pos`, `z`)."""
+    return scene.obstructed([*(pos - WRIST_HALF), z + HAND_ABOVE], [*(pos + WRIST_HALF), z + WRIST_TOP],
+                            exclude=(name,))
 
 
 def _current_yaw(scene: Scene) -> float:

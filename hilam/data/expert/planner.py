@@ -21,7 +21,8 @@ class Step:
     """One skill to run; `predicate` is what it makes true (the step is skipped while that holds)."""
 
     predicate: tuple[str, ...]
-    prerequisite: bool = False  # an opening step the goal needs but does not state
+    prerequisite: bool = False  # an opening step the goal needs but does not state ...
+    fit: str | None = None  # ... for this object to go in
 
     @property
     def rank(self) -> int:
@@ -36,7 +37,7 @@ def plan(scene: Scene) -> list[Step]:
             raise ValueError(f"no skill for goal predicate {pred}")
         target = pred[-1]
         if pred[0] in PLACEMENTS and scene.is_site(target) and _needs_opening(scene, target):
-            steps.append(Step(("open", target), prerequisite=True))
+            steps.append(Step(("open", target), prerequisite=True, fit=pred[1]))
         steps.append(Step(tuple(pred)))
     return sorted(steps, key=lambda s: s.rank)  # stable: goal order within a rank
 
@@ -44,13 +45,15 @@ def plan(scene: Scene) -> list[Step]:
 def satisfied(scene: Scene, step: Step) -> bool:
     """Whether the step has nothing left to do."""
     if step.prerequisite:
-        return not _needs_opening(scene, step.predicate[1])
+        return articulated.opened_for(scene, step.predicate[1], step.fit)
     return scene.holds(list(step.predicate))
 
 
 def skill(scene: Scene, motion: Motion, step: Step, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """The action generator that carries out one step."""
     name, *args = step.predicate
+    if step.prerequisite:
+        return articulated.open_for(scene, motion, args[0], step.fit, rng)
     if name in PLACEMENTS:
         obj, target = args
         if name == "in" and articulated.is_microwave_region(scene, target):
