@@ -89,11 +89,12 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
     set_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, opt = accelerator.prepare(model, opt)
-    step, losses = 0, []
+    step, losses, before = 0, [], 0.0  # `before`: training seconds of earlier runs of this job
     ckpt = _latest(out)
     if ckpt is not None:
         accelerator.load_state(str(ckpt))
-        step = json.loads((ckpt / "trainer.json").read_text())["step"]
+        meta = json.loads((ckpt / "trainer.json").read_text())
+        step, before = meta["step"], meta.get("seconds", float("nan"))  # NaN: written before times were kept
     writer = SummaryWriter(str(out / "tb")) if accelerator.is_main_process else None
     end = min(cfg.steps, stop_at or cfg.steps)
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", dynamic_ncols=True,
@@ -124,10 +125,12 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
                 writer.add_scalar("train/samples_per_s", rate, step)
             t_log, samples = time.perf_counter(), 0
         if step % cfg.ckpt_every == 0 or step == end:
-            _save(accelerator, out, step, {"config": asdict(cfg), **(extra_state or {})})
+            _save(accelerator, out, step, {"config": asdict(cfg), "seconds": before + time.perf_counter() - t0,
+                                           **(extra_state or {})})
     bar.close()
     if writer:
         writer.close()
     seconds = time.perf_counter() - t0
-    return {"steps": step, "seconds": seconds, "losses": losses, "final_loss": losses[-1] if losses else None,
-            "samples_per_s": len(losses) * cfg.batch_size / max(seconds, 1e-9)}
+    total = before + seconds  # over every run that made these steps (resumes included)
+    return {"steps": step, "seconds": total, "seconds_this_run": seconds, "losses": losses,
+            "final_loss": losses[-1] if losses else None, "samples_per_s": step * cfg.batch_size / total if total else 0.0}

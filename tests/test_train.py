@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -50,3 +51,13 @@ def test_resume_continues_the_same_curve(tmp_path):
     assert len(first) == 23 and len(rest) == 17
     np.testing.assert_allclose(first + rest, full, rtol=1e-6)
     assert not any(p.name.startswith(".tmp") for p in (tmp_path / "cut").iterdir())
+
+
+def test_training_time_adds_up_over_resumes(tmp_path):
+    first = train(Regression(), Data(), CFG, tmp_path, stop_at=23)
+    second = train(Regression(), Data(), CFG, tmp_path)
+    # the checkpoint keeps the time up to its save, so the total is the first run (less its last save) plus this one
+    assert second["seconds"] == pytest.approx(first["seconds"] + second["seconds_this_run"], abs=0.05)
+    assert second["seconds"] > second["seconds_this_run"] + 0.5 * first["seconds"]
+    again = train(Regression(), Data(), CFG, tmp_path)  # already finished: nothing runs, the total stays
+    assert again["steps"] == 40 and again["seconds"] >= second["seconds"] and again["seconds_this_run"] < 1.0
