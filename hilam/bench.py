@@ -67,8 +67,12 @@ def run_cell(cell: CellConfig) -> dict:
     run_dir = Path(cell.runs) / suite / cell.method / out.stem
     t0 = time.perf_counter()
     train = method.fit(data, run_dir, cell.seed)
+    journal = run_dir / "eval_journal.jsonl"  # finished episodes survive an interruption
+    if cell.force:
+        journal.unlink(missing_ok=True)
     ev = evaluate(method.policy(), EvalConfig(suite=suite, episodes_per_task=profile.eval_episodes_per_task,
-                                              tasks=cell.tasks, workers=cell.workers, seed=cell.seed))
+                                              tasks=cell.tasks, workers=cell.workers, seed=cell.seed,
+                                              journal=str(journal)))
     result = {
         "suite": suite, "method": cell.method, "frac": cell.frac, "seed": cell.seed, "profile": cell.profile,
         "success_rate": ev["success_rate"], "ci95": ev["ci95"], "episodes": ev["episodes"],

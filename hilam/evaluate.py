@@ -5,6 +5,7 @@ steps, the suite's max steps. An env failure ends that episode as a failure with
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -41,6 +42,7 @@ class EvalConfig:
     image_size: int = 128
     video_dir: str = ""  # if set: mp4 of the first episode of each task
     seed: int = 0
+    journal: str = ""  # if set: a JSON-lines record of finished episodes; a rerun skips them (resumable)
 
     def protocol(self) -> dict:
         spec = resolve_suite(self.suite)
@@ -89,6 +91,51 @@ def _episodes(cfg: EvalConfig) -> list[Episode]:
     return out
 
 
+class Journal:
+    """Finished episodes, one JSON line each, appended and flushed as they end, so an interrupted evaluation
+    resumes where it stopped. The first line holds the protocol and seed; a journal of another one is refused."""
+
+    def __init__(self, path: str, cfg: EvalConfig):
+        self.path = Path(path) if path else None
+        self.header = {"protocol": cfg.protocol(), "seed": cfg.seed, "suite": resolve_suite(cfg.suite).name}
+        self.done: dict[tuple[int, int], dict] = {}
+        self.seconds = 0.0  # evaluation time spent by earlier runs
+        if self.path is None:
+            return
+        if self.path.exists():
+            lines = [json.loads(x) for x in self.path.read_text().splitlines() if x.strip()]
+            if lines and lines[0] != self.header:
+                raise ValueError(f"{self.path}: journal of another evaluation ({lines[0]}); delete it to start over")
+            for r in lines[1:]:
+                self.done[(r["task_id"], r["index"])] = r
+                self.seconds = max(self.seconds, r["elapsed"])
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.header) + "\n")
+
+    def restore(self, episodes: list[Episode]) -> tuple[list[Episode], list[Episode]]:
+        """(episodes still to run, episodes already finished with their recorded outcome)."""
+        todo, finished = [], []
+        for ep in episodes:
+            r = self.done.get((ep.task.task_id, ep.index))
+            if r is None:
+                todo.append(ep)
+            else:
+                ep.steps, ep.success, ep.reason = r["steps"], r["success"], r["reason"]
+                finished.append(ep)
+        return todo, finished
+
+    def record(self, ep: Episode, elapsed: float) -> None:
+        if self.path is None:
+            return
+        line = {"task_id": ep.task.task_id, "index": ep.index, "steps": ep.steps, "success": ep.success,
+                "reason": ep.reason, "elapsed": self.seconds + elapsed}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
 def _write_video(path: Path, frames: list[np.ndarray]) -> None:
     import imageio.v2 as imageio
 
@@ -98,17 +145,18 @@ def _write_video(path: Path, frames: list[np.ndarray]) -> None:
 
 def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
     """Roll the policy out on the configured episodes; returns the `eval` part of a results cell."""
-    episodes = _episodes(cfg)
+    journal = Journal(cfg.journal, cfg)
+    todo, finished = journal.restore(_episodes(cfg))
     max_steps = cfg.max_steps or resolve_suite(cfg.suite).max_steps
-    n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(episodes)))
-    queue = list(reversed(episodes))
+    n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(todo) or 1))
+    queue = list(reversed(todo))
     slot_ep: dict[int, Episode] = {}
     obs: dict[int, dict] = {}
     videos: dict[int, list] = {}
     filmed: set[int] = set()
-    finished: list[Episode] = []
     env_steps, t0 = 0, time.perf_counter()
-    bar = tqdm(total=len(episodes), desc=f"eval {resolve_suite(cfg.suite).name}", unit="ep", dynamic_ncols=True)
+    bar = tqdm(total=len(todo) + len(finished), initial=len(finished), desc=f"eval {resolve_suite(cfg.suite).name}",
+               unit="ep", dynamic_ncols=True)
 
     with EnvWorkers(n_workers, image_size=cfg.image_size) as workers:
 
@@ -141,6 +189,7 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
             ep = slot_ep.pop(s)
             ep.success, ep.reason = success, reason
             finished.append(ep)
+            journal.record(ep, time.perf_counter() - t0)
             obs.pop(s, None)
             if s in videos:
                 name = f"{ep.task.suite}_task{ep.task.task_id}_ep{ep.index}_{'ok' if success else 'fail'}.mp4"
@@ -177,8 +226,10 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
             step_seconds += time.perf_counter() - t_step
             start(idle)
     bar.close()
-    out = summarize(finished, cfg, time.perf_counter() - t0, env_steps, n_workers)
-    out["step_phase_env_steps_per_s"] = env_steps / max(step_seconds, 1e-9)
+    out = summarize(finished, cfg, journal.seconds + time.perf_counter() - t0, sum(e.steps for e in finished),
+                    n_workers)
+    out["step_phase_env_steps_per_s"] = env_steps / max(step_seconds, 1e-9)  # this run's steps only
+    out["resumed_episodes"] = len(journal.done)
     return out
 
 

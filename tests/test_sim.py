@@ -100,3 +100,31 @@ def test_worker_resets_are_seeded():
         s5, s5_again, s6 = reset(5), reset(5), reset(6)
     np.testing.assert_array_equal(s5, s5_again)
     assert not np.allclose(s5, s6)  # another seed, another placement
+
+
+def test_interrupted_evaluation_resumes_from_its_journal(tmp_path):
+    journal = tmp_path / "eval.jsonl"
+    cfg = EvalConfig(suite="libero_object", tasks=(3,), episodes_per_task=3, workers=1, max_steps=4,
+                     journal=str(journal))
+
+    class Crash(ConstantPolicy):
+        """Raises on the step after the first episode ended, like a killed run."""
+
+        def __init__(self):
+            super().__init__()
+            self.resets = 0
+
+        def reset(self, slot):
+            self.resets += 1
+            if self.resets == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(Crash(), cfg)
+    assert len(journal.read_text().splitlines()) == 2  # header + the one finished episode
+    r = evaluate(ConstantPolicy(), cfg)
+    assert r["episodes"] == 3 and r["resumed_episodes"] == 1 and r["env_steps"] == 12
+    again = evaluate(ConstantPolicy(), cfg)  # nothing left to run
+    assert again["resumed_episodes"] == 3 and again["per_task"] == r["per_task"]
+    with pytest.raises(ValueError, match="journal of another evaluation"):
+        evaluate(ConstantPolicy(), EvalConfig(**{**cfg.__dict__, "max_steps": 5}))
