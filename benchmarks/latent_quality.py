@@ -1,0 +1,70 @@
+"""How much the latent actions carry: FDM reconstruction of I_{t+k} from (I_t, z) against two references.
+
+    python benchmarks/latent_quality.py --profile cpu
+
+On held-in corpus pairs at the labelling gap: MSE of (a) copying I_t (no motion at all), (b) the FDM
+with the true z = IDM(I_t, I_{t+k}), (c) the FDM with z taken from another random pair. (b) well
+below (a) and (c) means z encodes the change between the frames; (b) close to (c) means the FDM
+ignores z. Writes results/skills/latent_quality.json. Loads the trained stage; never trains.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hilam.atomic import write_json
+from hilam.data.video import load_corpus
+from hilam.lam import FrameStore, LatentActionObjective
+from hilam.policy_io import images_to_tensor
+from hilam.profiles import get_profile
+from hilam.provenance import provenance
+from hilam.stages import SharedStages
+from hilam.train import _latest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--video", default="data/video")
+    ap.add_argument("--runs", default="runs")
+    ap.add_argument("--pairs", type=int, default=1024)
+    ap.add_argument("--out", default="results/skills/latent_quality.json")
+    a = ap.parse_args()
+    shared = get_profile(a.profile).hilam.shared
+    shared.root, shared.video.root, shared.video.states_root = str(Path(a.runs) / "shared"), a.video, a.video
+    stages = SharedStages(shared)
+    ckpt = _latest(stages.lam_dir())
+    if ckpt is None:
+        raise SystemExit(f"{stages.lam_dir()}: no trained latent action model; run the HiLAM bench first")
+    store = FrameStore(load_corpus(shared.video.__class__(**{**shared.video.__dict__, "image_size": shared.lam.image_size})))
+    lam = LatentActionObjective(shared.lam, store, shared.video.stride)
+    from safetensors.torch import load_file
+
+    lam.load_state_dict(load_file(str(ckpt / "model.safetensors")))
+    lam.eval()
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(store), a.pairs)
+    later = store.later(idx, stages.gap_frames)
+    moving = later > idx  # pairs inside a clip (the last frame of a clip has no future)
+    idx, later = idx[moving], later[moving]
+    with torch.no_grad():
+        first, target = images_to_tensor(store.frames[idx]), images_to_tensor(store.frames[later])
+        z = lam.idm(first, target)
+        out = {"pairs": int(len(idx)), "gap_frames": stages.gap_frames, "stride": shared.video.stride,
+               "mse_copy_first_frame": float(F.mse_loss(first, target)),
+               "mse_fdm_true_latent": float(F.mse_loss(lam.fdm(first, z), target)),
+               "mse_fdm_shuffled_latent": float(F.mse_loss(lam.fdm(first, z[torch.randperm(len(z))]), target)),
+               "latent_std_per_dim_mean": float(z.std(0).mean()),
+               "stage": str(stages.lam_dir()),
+               "command": f"python benchmarks/latent_quality.py --profile {a.profile}"}
+    out |= provenance()
+    write_json(Path(a.out), out)
+    print({k: v for k, v in out.items() if k.startswith(("mse", "latent"))})
+
+
+if __name__ == "__main__":
+    main()
