@@ -72,7 +72,7 @@ def run_cell(cell: CellConfig) -> dict:
         journal.unlink(missing_ok=True)
     ev = evaluate(method.policy(), EvalConfig(suite=suite, episodes_per_task=profile.eval_episodes_per_task,
                                               tasks=cell.tasks, workers=cell.workers, seed=cell.seed,
-                                              journal=str(journal)))
+                                              journal=str(journal), video_dir=str(run_dir / "videos")))
     result = {
         "suite": suite, "method": cell.method, "frac": cell.frac, "seed": cell.seed, "profile": cell.profile,
         "success_rate": ev["success_rate"], "ci95": ev["ci95"], "episodes": ev["episodes"],
