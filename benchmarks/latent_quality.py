@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--out", default="results/skills/latent_quality.json")
     a = ap.parse_args()
     shared = get_profile(a.profile).hilam.shared
-    shared.root, shared.video.root, shared.video.states_root = str(Path(a.runs) / "shared"), a.video, a.video
+    shared.place(a.runs, a.video)
     stages = SharedStages(shared)
     ckpt = _latest(stages.lam_dir())
     if ckpt is None:

@@ -113,7 +113,7 @@ def main() -> None:
     suite = resolve_suite(a.suite).name
     profile = get_profile(a.profile)
     shared = profile.hilam.shared
-    shared.root, shared.video.root, shared.video.states_root = str(Path(a.runs) / "shared"), a.video, a.video
+    shared.place(a.runs, a.video)
     stages = SharedStages(shared)
     for d in (stages.lam_dir(), stages.skills_dir()):
         if not (d / "latest").exists():

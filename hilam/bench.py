@@ -51,7 +51,7 @@ def run_cell(cell: CellConfig) -> dict:
     suite = resolve_suite(cell.suite).name
     profile = get_profile(cell.profile)
     shared = profile.hilam.shared  # pretrained stages and their corpus live beside this cell's runs and data
-    shared.root, shared.video.root, shared.video.states_root = str(Path(cell.runs) / "shared"), cell.video, cell.video
+    shared.place(cell.runs, cell.video)
     shared.video.workers = cell.workers
     stats = generate(GenerateConfig(suite=suite, root=cell.data, frac=cell.frac, workers=cell.workers, tasks=cell.tasks,
                                     demos_per_task=cell.demos_per_task, max_attempts=2 * cell.demos_per_task))

@@ -28,6 +28,11 @@ class SharedStagesConfig:
     skills_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=8, lr=3e-4))
     root: str = "runs/shared"
 
+    def place(self, runs: str, video: str) -> None:
+        """Put the stages under `<runs>/shared` and the corpus (with its state cache) under `video`; every
+        command that finds trained stages must place them the same way, or their config hashes differ."""
+        self.root, self.video.root, self.video.states_root = str(Path(runs) / "shared"), video, video
+
 
 def config_hash(*parts) -> str:
     blob = json.dumps([asdict(p) if hasattr(p, "__dataclass_fields__") else p for p in parts], sort_keys=True,
