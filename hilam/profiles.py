@@ -86,8 +86,14 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+def copy_preset(presets: dict, name: str, what: str, **overrides):
+    """A deep copy of `presets[name]` with top-level fields overridden; an unknown name is refused with the
+    known ones (`what` starts the message). Profiles and every method's own presets go through here."""
+    if name not in presets:
+        raise ValueError(f"{what} {name!r}; known: {', '.join(presets)}")
+    return replace(copy.deepcopy(presets[name]), **overrides)
+
+
 def get_profile(name: str, **overrides) -> Profile:
     """A copy of a named profile, with top-level fields overridden."""
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")
-    return replace(copy.deepcopy(PROFILES[name]), **overrides)
+    return copy_preset(PROFILES, name, "unknown profile", **overrides)

@@ -6,10 +6,10 @@ tokenizers, <MOT> ... </MOT>, one proprio token, 16 action queries, L1); every o
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, is_dataclass, replace
 
 from hilam.models.gpt import GPTConfig
+from hilam.profiles import copy_preset
 from hilam.models.language import LanguageConfig
 from hilam.train import TrainConfig
 
@@ -85,9 +85,7 @@ PRESETS: dict[str, BeingH0Config] = {
 
 def preset(profile: str, **overrides) -> BeingH0Config:
     """A copy of the preset for a harness profile, with top-level fields overridden."""
-    if profile not in PRESETS:
-        raise ValueError(f"no Being-H0 preset for profile {profile!r}; known: {', '.join(PRESETS)}")
-    return replace(copy.deepcopy(PRESETS[profile]), **overrides)
+    return copy_preset(PRESETS, profile, "no Being-H0 preset for profile", **overrides)
 
 
 def with_overrides(cfg, overrides: dict):

@@ -1,12 +1,12 @@
 """Human2Robot's own sizes and switches, with one preset per harness profile (paper / cpu / smoke)."""
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from hilam.models.film_resnet import EncoderConfig
 from hilam.models.gpt import GPTConfig
 from hilam.models.heads import HeadConfig
+from hilam.profiles import copy_preset
 from hilam.train import TrainConfig
 
 
@@ -87,6 +87,4 @@ PRESETS: dict[str, Human2RobotConfig] = {
 
 def preset(profile_name: str, **overrides) -> Human2RobotConfig:
     """A copy of the preset for a harness profile, with top-level fields overridden (the ablations)."""
-    if profile_name not in PRESETS:
-        raise ValueError(f"no Human2Robot preset for profile {profile_name!r}; known: {', '.join(PRESETS)}")
-    return replace(copy.deepcopy(PRESETS[profile_name]), **overrides)
+    return copy_preset(PRESETS, profile_name, "no Human2Robot preset for profile", **overrides)
