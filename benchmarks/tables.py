@@ -148,8 +148,13 @@ def plots(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def save(fig, name: str) -> str:
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=100, metadata={"Software": None})  # no version stamp: identical bytes every run
+        plt.close(fig)
+        return name
+
     names = []
-    meta = {"Software": None}  # no version stamp: identical bytes on every run
     for s, profile in sorted({(k[0], k[3]) for k in pooled}):
         keys = [k for k in sorted(pooled) if k[0] == s and k[3] == profile]
         fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -161,11 +166,7 @@ def plots(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
             ax.fill_between(x, ci[:, 0], ci[:, 1], color=line.get_color(), alpha=0.15)
         ax.set(xlabel="demos used (%)", ylabel="success (%)", ylim=(0, 100), title=f"{s} ({profile})")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        name = f"success_vs_fraction_{s}_{profile}.png"
-        fig.savefig(out / name, dpi=100, metadata=meta)
-        plt.close(fig)
-        names.append(name)
+        names.append(save(fig, f"success_vs_fraction_{s}_{profile}.png"))
         tasks = sorted({t for k in keys for t in pooled[k].per_task})
         fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(tasks)), 3.5))
         width = 0.8 / len(keys)
@@ -175,11 +176,7 @@ def plots(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
         ax.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, [t[:24] for t in tasks], rotation=60, ha="right", fontsize=6)
         ax.set(ylabel="success (%)", ylim=(0, 100), title=f"{s} per task ({profile})")
         ax.legend(fontsize=6)
-        fig.tight_layout()
-        name = f"per_task_{s}_{profile}.png"
-        fig.savefig(out / name, dpi=100, metadata=meta)
-        plt.close(fig)
-        names.append(name)
+        names.append(save(fig, f"per_task_{s}_{profile}.png"))
     return names
 
 
