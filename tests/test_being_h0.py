@@ -13,6 +13,7 @@ from baselines.being_h0.geometry import matrix_to_rot6d, quat_xyzw_to_matrix, ro
 from baselines.being_h0.model import ActionQueryObjective, BeingH0, MotionPretrainObjective
 from baselines.being_h0.tokenizer import MOTION_DIM, PartMotionTokenizer, reconstruction_error
 from hilam.models.gpt import GPTConfig
+from tests.helpers import adam_steps
 
 TOK = TokenizerConfig(window=16, hidden=32, code_dim=8, groups=2, residual_layers=2, codebook_size=32)
 MODEL = ModelConfig(patch=8, instruction_tokens=2, gpt=GPTConfig(n_layer=1, n_head=2, n_embd=32, dropout=0.0),
@@ -66,15 +67,8 @@ def test_rotation_conversions_round_trip():
 
 def _train_tokenizer(tok: PartMotionTokenizer, windows: np.ndarray, steps: int) -> list[float]:
     torch.manual_seed(0)
-    opt = torch.optim.Adam(tok.parameters(), lr=3e-3)
-    rng, losses = np.random.default_rng(0), []
-    for _ in range(steps):
-        loss = tok({"motion": windows[rng.integers(0, len(windows), 64)]})
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return losses
+    rng = np.random.default_rng(0)
+    return adam_steps(tok.parameters(), lambda: tok({"motion": windows[rng.integers(0, len(windows), 64)]}), steps)
 
 
 def test_part_tokenizer_round_trip_beats_holding_still_and_uses_its_codes():
@@ -142,14 +136,7 @@ def test_l1_post_training_loss_falls_on_tiny_data():
              "proprio": rng.normal(size=(8, 9)).astype(np.float32), "task": rng.integers(0, 2, 8),
              "actions": rng.uniform(-0.8, 0.8, (8, 16, 7)).astype(np.float32), "action_mask": np.ones((8, 16), bool)}
     batch["action_mask"][0, 10:] = False
-    opt = torch.optim.Adam(post.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(60):
-        loss = post(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses = adam_steps(post.parameters(), lambda: post(batch), 60)
     assert losses[-1] < 0.5 * losses[0]
 
 

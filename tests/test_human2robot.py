@@ -19,6 +19,7 @@ from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.data.schema import IMAGE_KEYS, task_file, write_task_file
 from hilam.envs.suites import task_specs
 from hilam.profiles import get_profile
+from tests.helpers import adam_steps
 
 SUITE, TASKS, DEMOS, SIZE = "libero_object", (0, 1, 2), 3, 32
 COLOURS = np.array([[220, 40, 40], [40, 200, 60], [50, 70, 230]])
@@ -142,13 +143,8 @@ def test_denoising_loss_falls(data, episodes, cfg):
     noise = torch.randn(*held["future"].shape[:2], 3, *held["future"].shape[2:4], generator=g)
     with torch.no_grad():
         before = float(obj.loss(held, t, noise))
-    opt = torch.optim.Adam(obj.parameters(), lr=3e-3)
     rng = np.random.default_rng(0)
-    for _ in range(30):
-        loss = obj(clips.batch(rng.integers(0, len(data), 8)))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    adam_steps(obj.parameters(), lambda: obj(clips.batch(rng.integers(0, len(data), 8))), 30)
     with torch.no_grad():
         after = float(obj.loss(held, t, noise))
     assert after < 0.8 * before, (before, after)
@@ -163,14 +159,7 @@ def test_action_decoder_loss_falls_on_cached_one_step_features(data, episodes, c
     assert [x.shape[1:] for x in cache.pooled] == [(cfg.vpm.horizon * cfg.decoder.pool ** 2, c)
                                                     for c in reversed(cfg.vpm.widths)]
     batch = cache.batch(np.arange(len(data)))
-    opt = torch.optim.Adam([p for p in dec.parameters() if p.requires_grad], lr=3e-3)
-    losses = []
-    for _ in range(80):
-        loss = dec(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses = adam_steps([p for p in dec.parameters() if p.requires_grad], lambda: dec(batch), 80)
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5]), losses
     assert all(p.grad is None for p in dec.features.vpm.parameters())  # the VPM stays frozen
 

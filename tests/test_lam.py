@@ -4,6 +4,7 @@ import torch
 
 from hilam.data.video import Clip
 from hilam.lam import FrameStore, LatentActionConfig, LatentActionObjective, label_clip
+from tests.helpers import adam_steps
 
 CFG = LatentActionConfig(image_size=16, patch=4, width=32, heads=2, idm_layers=1, fdm_layers=1, latent_dim=4,
                          gap_min=2, gap_max=6)
@@ -37,15 +38,8 @@ def test_latent_action_loss_falls_on_tiny_data():
     torch.manual_seed(0)
     store = FrameStore(moving_square_clips(8))
     obj = LatentActionObjective(CFG, store, stride=1)
-    opt = torch.optim.Adam(obj.parameters(), lr=3e-3)
     rng = np.random.default_rng(0)
-    losses = []
-    for _ in range(120):
-        loss = obj(obj.pair_batch(rng.integers(0, len(store), 16)))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss))
+    losses = adam_steps(obj.parameters(), lambda: obj(obj.pair_batch(rng.integers(0, len(store), 16))), 120)
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
     z = label_clip(obj.idm, store.frames[:12], gap_frames=3)
     assert z.shape == (12, CFG.latent_dim) and np.isfinite(z).all()
