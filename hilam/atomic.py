@@ -14,3 +14,15 @@ def write_json(path: str | os.PathLike, obj) -> Path:
     tmp.write_text(json.dumps(obj, indent=2))
     os.replace(tmp, path)
     return path
+
+
+def atomic_savez(path: str | os.PathLike, **arrays) -> Path:
+    """`np.savez` to `path` atomically, creating parent folders."""
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return path

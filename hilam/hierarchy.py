@@ -132,8 +132,8 @@ class HilamMethod(Method):
         stride = self.cfg.shared.video.stride
         langs = [self.instructions[data.task[s]] for s in np.concatenate([[0], np.cumsum(data.demo_lengths)[:-1]])]
         target = demo_clips(resize_images(data.images[VIDEO_CAMERA], size), data.demo_lengths, langs, stride)
-        clips = target + list(stages.corpus)
-        return clips, [stages.label(c.frames) for c in clips], len(target)
+        labels = [stages.label(c.frames) for c in target] + stages.label_corpus()
+        return target + list(stages.corpus), labels, len(target)
 
     def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
         cfg, p = self.cfg, self.profile

@@ -59,6 +59,7 @@ class SharedStages:
         self.lam: LatentActionObjective | None = None
         self.skill_model: SkillModel | None = None
         self.latent_stats: LatentSequences | None = None
+        self.corpus_latents: list[np.ndarray] = []  # IDM labels of the corpus, computed once in fit()
         self.summary: dict = {}
 
     def _corpus(self) -> list[Clip]:
@@ -83,8 +84,8 @@ class SharedStages:
         torch.manual_seed(self.seed)
         s_lam = train(self.lam, PairSource(self.lam), lam_cfg, self.lam_dir(), extra_state={"stage": "lam"})
         self.lam.eval()
-        latents = [label_clip(self.lam.idm, c.frames, self.gap_frames) for c in corpus]
-        seqs = LatentSequences.from_latents(latents, self.gap_frames)
+        self.corpus_latents = [label_clip(self.lam.idm, c.frames, self.gap_frames) for c in corpus]
+        seqs = LatentSequences.from_latents(self.corpus_latents, self.gap_frames)
         self.latent_stats = seqs
         self.skill_model = SkillModel(self.cfg.skills, self.cfg.lam.latent_dim)
         objective = SkillObjective(self.skill_model, self.lam.fdm, seqs, store)
@@ -103,8 +104,13 @@ class SharedStages:
         }
         return self.summary
 
-    def label(self, frames: np.ndarray) -> Labels:
-        """Latent actions and chunk vectors of every frame of one clip (frames at the corpus stride)."""
-        z = label_clip(self.lam.idm, frames, self.gap_frames)
+    def label(self, frames: np.ndarray, latent: np.ndarray | None = None) -> Labels:
+        """Latent actions and chunk vectors of every frame of one clip (frames at the corpus stride);
+        `latent` skips the IDM pass when the clip's latent actions are already known."""
+        z = label_clip(self.lam.idm, frames, self.gap_frames) if latent is None else latent
         seg = segment(self.skill_model, ((z - self.latent_stats.mean) / self.latent_stats.std).astype(np.float32))
         return Labels(z, seg.vectors, seg.boundaries)
+
+    def label_corpus(self) -> list[Labels]:
+        """Labels of every corpus clip, reusing the latent actions fit() computed."""
+        return [self.label(c.frames, z) for c, z in zip(self.corpus, self.corpus_latents)]

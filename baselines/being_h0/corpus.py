@@ -3,7 +3,6 @@
 corpus (`hilam.data.video`). Trajectories are cached per task under the shared root, keyed by the corpus."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from tqdm import tqdm
 
 from baselines.being_h0.geometry import matrix_to_rot6d, quat_xyzw_to_matrix
 from baselines.being_h0.tokenizer import MOTION_DIM
+from hilam.atomic import atomic_savez
 from hilam.data.generate import GenerateConfig, load_state_episodes
 from hilam.data.video import Clip, VideoCorpusConfig, corpus_file, load_corpus
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
@@ -66,10 +66,7 @@ def task_motion(video: VideoCorpusConfig, task: TaskSpec, root: str) -> list[np.
             return [z[f"ep_{i}"] for i in range(len(z.files))]
     episodes = load_state_episodes(GenerateConfig(suite=task.suite, root=video.states_root), task)
     motion = replay_task(task, [s for s, _ in episodes[: video.episodes_per_task]])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **{f"ep_{i}": m for i, m in enumerate(motion)})
-    os.replace(tmp, path)
+    atomic_savez(path, **{f"ep_{i}": m for i, m in enumerate(motion)})
     return motion
 
 

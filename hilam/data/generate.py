@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from hilam.atomic import write_json
+from hilam.atomic import atomic_savez, write_json
 from hilam.data.fractions import select_demos
 from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, file_attrs, read_task_file,
                                stored_demo_ids, task_file, write_task_file)
@@ -61,12 +61,6 @@ def stats_path(root: str | os.PathLike, task: TaskSpec) -> Path:
     return Path(root) / task.suite / "states" / f"{task.name}.json"
 
 
-def _atomic_savez(path: Path, **arrays) -> None:
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-
-
 def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     """Run the expert state-only until `demos_per_task` successes; cache episodes and stats."""
     path = _states_path(cfg, task)
@@ -102,8 +96,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     arrays = {}
     for i, (s, a, sd) in enumerate(episodes):
         arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = s, a, np.int64(sd)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_savez(path, **arrays)
+    atomic_savez(path, **arrays)
     stats = {"task": task.name, "task_id": task.task_id, "language": task.language,
              "attempts": attempts, "successes": len(episodes),
              "success_rate": len(episodes) / max(attempts, 1),
