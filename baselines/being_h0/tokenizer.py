@@ -15,7 +15,8 @@ from torch import nn
 
 from baselines.being_h0.config import TokenizerConfig
 from baselines.being_h0.geometry import matrix_to_rot6d, rot6d_to_matrix, rotation_angle_deg
-from baselines.being_h0.vq import GroupedResidualVQ, code_usage
+from baselines.being_h0.vq import GroupedResidualVQ
+from hilam.models.quantize import code_usage
 
 # the per-step motion vector: metres, 6D rotation (first two matrix columns), finger joint positions (metres)
 POSITION, ROTATION, GRIPPER = slice(0, 3), slice(3, 9), slice(9, 11)

@@ -8,15 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.ksgen.model import conv_stack
+from hilam.models.conv import image_encoder
 from hilam.policy_io import images_to_tensor
 
 
 class FrameJudge(nn.Module):
     def __init__(self, widths: tuple[int, ...], groups: int, classes: int):
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1), nn.SiLU(), conv_stack(widths, groups, up=False),
-                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.features = nn.Sequential(image_encoder(widths, groups), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.classify = nn.Linear(widths[-1], classes)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hilam.lam import encoder_stack
+from hilam.models.conv import image_decoder, image_encoder
 
 
 @dataclass
@@ -24,28 +25,19 @@ class GeneratorConfig:
     max_steps: int = 8  # key steps a task may have
 
 
-def conv_stack(widths: tuple[int, ...], groups: int, up: bool) -> nn.Sequential:
-    """Stride-2 conv (or transposed conv) stages, GroupNorm + SiLU after each."""
-    conv = nn.ConvTranspose2d if up else nn.Conv2d
-    layers = []
-    for c_in, c_out in zip(widths[:-1], widths[1:]):
-        layers += [conv(c_in, c_out, 4, 2, 1), nn.GroupNorm(groups, c_out), nn.SiLU()]
-    return nn.Sequential(*layers)
-
-
 class KeyStepGenerator(nn.Module):
     def __init__(self, cfg: GeneratorConfig, lang_dim: int):
         super().__init__()
         self.cfg = cfg
         w, d = cfg.widths, cfg.widths[-1]
-        self.encode = nn.Sequential(nn.Conv2d(3, w[0], 3, 1, 1), nn.SiLU(), conv_stack(w, cfg.groups, up=False))
+        self.encode = image_encoder(w, cfg.groups)
         self.grid = cfg.image_size // 2 ** (len(w) - 1)
         n = self.grid ** 2
         self.lang = nn.Linear(lang_dim, d)
         self.step = nn.Embedding(cfg.max_steps + 1, d)
         self.pos = nn.Parameter(torch.zeros(1, 2 + 2 * n, d))  # also tells first-frame from previous-image tokens
         self.mix = encoder_stack(d, cfg.heads, cfg.layers)
-        self.decode = nn.Sequential(conv_stack(w[::-1], cfg.groups, up=True), nn.Conv2d(w[0], 3, 3, 1, 1))
+        self.decode = image_decoder(w, cfg.groups)
         nn.init.zeros_(self.decode[-1].weight)  # starts as "nothing changes since the previous key step"
         nn.init.zeros_(self.decode[-1].bias)
 
