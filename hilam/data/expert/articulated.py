@@ -1,4 +1,4 @@
-"""Scripted skills for articulated fixtures (drawers, microwave door, stove knob) and plate pushing.
+"""Scripted skills for articulated fixtures (drawers, microwave door, stove knob).
 
 Each skill is a generator of 7-D OSC_POSE actions that reads the joint state every step and stops
 as soon as the BDDL predicate it serves holds; the public entry points retry once on failure.
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from hilam.data.expert.grasps import HOME_YAW
 from hilam.data.expert.motion import CLOSED, OPEN, Motion, top_down
 from hilam.data.expert.scene import Scene
 
@@ -185,6 +184,10 @@ def _jitter(rng: np.random.Generator, *dirs: np.ndarray) -> np.ndarray:
     return sum((rng.uniform(-CFG.jitter, CFG.jitter) * v for v in dirs), np.zeros(3))
 
 
+def _robot_base(scene: Scene) -> np.ndarray:
+    return np.array(scene.sim.data.body_xpos[scene.sim.model.body_name2id(scene.robot.robot_model.root_body)][:2])
+
+
 # ---------------------------------------------------------------------------------- motion helpers
 def _approach(motion: Motion, target: np.ndarray, rot: np.ndarray, tol: float = 0.015,
               min_z: float = -np.inf) -> Iterator[np.ndarray]:
@@ -339,187 +342,6 @@ def _turn_knob(scene: Scene, motion: Motion, name: str, target: float, done) -> 
         yield motion.action(grip, turn @ start_rot)
     yield from motion.set_gripper(OPEN, steps=6)
     yield from motion.move_to(scene.eef_pos() + 0.08 * UP, scene.eef_mat(), tol=0.02, max_steps=30)
-
-
-# ---------------------------------------------------------------------------------- pushing
-PUSHED_KINDS = ("Plate", "YellowPlate")  # flat dishes: pushed over the table, not lifted
-
-
-def _footprint(scene: Scene, name: str) -> tuple[np.ndarray, np.ndarray]:
-    shape = scene.shape(name)
-    return shape.lo[:2], shape.hi[:2]
-
-
-def _clearance(points: np.ndarray, radius: float, boxes: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    """Smallest gap between discs of `radius` at `points` (N, 2) and axis-aligned boxes (lo, hi)."""
-    best = np.inf
-    for lo, hi in boxes:
-        d = np.linalg.norm(np.maximum(np.maximum(lo - points, points - hi), 0.0), axis=1)
-        best = min(best, float(d.min()) - radius)
-    return best
-
-
-def _segment(a: np.ndarray, b: np.ndarray, step: float = 0.01) -> np.ndarray:
-    n = max(2, int(np.linalg.norm(b - a) / step) + 1)
-    return a + np.linspace(0.0, 1.0, n)[:, None] * (b - a)
-
-
-def _push_plan(scene: Scene, obj: str, region: str, rng: np.random.Generator) -> list[np.ndarray]:
-    """Waypoints (xy) for the object's origin: a goal inside the region clear of other objects, reached
-    straight or via one detour point, keeping the pushed disc clear of obstacles and every pusher
-    position (behind the object at the start of a leg) within the arm's reach."""
-    lo, hi = _footprint(scene, obj)
-    radius = 0.5 * float(np.max(hi - lo))
-    names = [n for n in (*scene.env.objects_dict, *scene.env.fixtures_dict) if n != obj and scene.collision_geoms(n)]
-    boxes = [b for b in (_footprint(scene, n) for n in names) if np.all(b[1] - b[0] < 0.6)]  # skip the table
-    base = _robot_base(scene)
-    start = scene.pos(obj)[:2]
-    centre, half = scene.pos(region)[:2], scene.site_size(region)[:2]
-    margin = CFG.push_obstacle_margin
-    grid = np.linspace(-0.6, 0.6, 7)
-    goals = [centre + half * np.array([gx, gy]) for gx in grid for gy in grid]
-    goal = max(goals, key=lambda g: min(_clearance(g[None], radius, boxes), margin)
-               - 0.05 * float(np.linalg.norm(g - centre) + np.linalg.norm(g - start)))
-    goal = goal + rng.uniform(-1, 1, 2) * 0.25 * CFG.jitter
-    lo_xy, hi_xy = np.minimum(start, goal) - 0.1, np.maximum(start, goal) + 0.1
-    vias = [None] + [np.array([x, y]) for x in np.linspace(lo_xy[0], hi_xy[0], 15)
-                     for y in np.linspace(lo_xy[1], hi_xy[1], 15)]
-
-    def score(via) -> float:
-        legs = [start, goal] if via is None else [start, via, goal]
-        pairs = list(zip(legs[:-1], legs[1:]))
-        pts = np.concatenate([_segment(a, b) for a, b in pairs])
-        length = sum(float(np.linalg.norm(b - a)) for a, b in pairs)
-        reach = max(float(np.linalg.norm(a - (b - a) / max(np.linalg.norm(b - a), 1e-6) * (radius + 0.02) - base))
-                    for a, b in pairs)
-        return min(_clearance(pts, radius, boxes), margin) - 0.05 * length - max(0.0, reach - CFG.push_reach)
-
-    via = max(vias, key=score)
-    return [goal] if via is None else [via, goal]
-
-
-def _robot_base(scene: Scene) -> np.ndarray:
-    return np.array(scene.sim.data.body_xpos[scene.sim.model.body_name2id(scene.robot.robot_model.root_body)][:2])
-
-
-def _push_leg(scene: Scene, motion: Motion, obj: str, waypoint: np.ndarray) -> Iterator[np.ndarray]:
-    """Push `obj` in a straight line until its origin reaches `waypoint` (xy) with the open fingers
-    (a two-point pusher spread across the push) kept behind the object's centre on the line to the
-    waypoint; the gripper leans forward a little so its housing clears whatever stands behind."""
-    lo, hi = _footprint(scene, obj)
-    radius = 0.5 * float(np.max(hi - lo))
-    p = scene.pos(obj)
-    u0 = np.array([*(waypoint - p[:2]), 0.0])
-    if np.linalg.norm(u0) < CFG.push_tol:
-        return
-    u0 /= np.linalg.norm(u0)
-    rot = _facing(scene, -u0, np.pi / 2 - CFG.pusher_lean, vertical_fingers=False)
-    z = scene.shape(obj).lo[2] + CFG.pusher_height
-    behind = radius + CFG.pusher_half_width
-    motion.gripper = OPEN
-    yield from _approach(motion, np.array([*(p[:2] - (behind + CFG.pusher_gap) * u0[:2]), z]), rot, tol=0.012)
-    for _ in range(CFG.push_waypoint_steps):
-        p = scene.pos(obj)
-        rest = np.array([*(waypoint - p[:2]), 0.0])
-        if rest @ u0 < CFG.push_tol:
-            break
-        u = rest / np.linalg.norm(rest)
-        off = p - scene.eef_pos()
-        off = off - (off @ u) * u  # the pusher's sideways miss of the object's centre line
-        off[2] = 0.0
-        target = np.array([*(p[:2] - (behind - CFG.push_advance) * u[:2]), z]) + CFG.push_steer * off
-        speed = float(np.clip((rest @ u0) / 0.05, 0.3, CFG.push_speed))
-        yield motion.action(target, rot, speed=speed)
-    yield from motion.move_to(scene.eef_pos() - 0.02 * u0 + 0.06 * UP, rot, tol=0.02, max_steps=20)
-
-
-def push_to(scene: Scene, motion: Motion, obj: str, region: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Push a flat object (a plate) over the table into a table region, around other objects."""
-    for _ in range(2):
-        if scene.holds(["on", obj, region]):
-            return
-        for waypoint in _push_plan(scene, obj, region, rng):
-            yield from _push_leg(scene, motion, obj, waypoint)
-
-
-def should_push(scene: Scene, obj: str, target: str) -> bool:
-    """True when `obj` should be pushed rather than lifted onto `target`: a plate to a table region."""
-    return scene.kind(obj) in PUSHED_KINDS and scene.is_site(target) and scene.kind(target) == "TargetZone"
-
-
-# ---------------------------------------------------------------------------------- microwave
-def is_microwave_region(scene: Scene, region: str) -> bool:
-    """True if `region` is a site inside a microwave (its heating region, not its top side)."""
-    if not scene.is_site(region) or scene.kind(scene.site_parent(region)) != "Microwave":
-        return False
-    return bool(scene.pos(region)[2] < scene.shape(scene.site_parent(region)).hi[2])
-
-
-def _mug_handle(scene: Scene, obj: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """(xy of the handle's outer bar, unit xy direction from the cup's axis to the handle), or None
-    for an object without a handle (its footprint centre then coincides with its rim centre)."""
-    shape = scene.shape(obj)
-    h = shape.center - shape.rim_center
-    if np.linalg.norm(h) < 0.01:
-        return None
-    h /= np.linalg.norm(h)
-    reach = float(np.max((scene.vertices(obj)[:, :2] - shape.rim_center) @ h))
-    return shape.rim_center + (reach - CFG.mug_handle_inset) * h, h
-
-
-def _put_mug_in(scene: Scene, motion: Motion, obj: str, region: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Hold the mug by its handle with a forward-tilted gripper (fingers closing horizontally), lift
-    it just above the microwave floor, slide it in through the door opening and set it down with
-    the handle towards the door, so that the hand never enters the low interior and the door can
-    close in front of the handle."""
-    handle = _mug_handle(scene, obj)
-    if handle is None:
-        return
-    bar, h = handle
-    into = np.array([*-h, 0.0])
-    rot = _facing(scene, into, CFG.mug_pitch, vertical_fingers=False)
-    grip = np.array([*bar, scene.shape(obj).lo[2] + CFG.mug_grip_height]) + _jitter(rng, UP)
-    motion.gripper = OPEN
-    yield from _approach(motion, grip - CFG.mug_standoff * rot[:, 2], rot, tol=0.012)
-    yield from motion.move_to(grip, rot, tol=0.006, max_steps=40, speed=0.5)
-    yield from motion.set_gripper(CLOSED, steps=CFG.mug_close_steps)
-    if not scene.grasped(obj):
-        yield from motion.move_to(grip - CFG.mug_standoff * rot[:, 2], rot, tol=0.02, max_steps=30)
-        return
-    frame = scene.mat(region)
-    goal = scene.pos(region)[:2] + (frame[:, :2] @ np.asarray(CFG.mug_spot))[:2]
-    goal = goal + _jitter(rng, frame[:, 0])[:2]
-    floor = scene.surface_z(goal, 0.0, exclude=(obj,), top=float(scene.pos(region)[2]))  # under the ceiling
-
-    # the mug's pose in the hand as grasped (re-reading it while carried would chase its sway)
-    rim, bottom = scene.shape(obj).rim_center, scene.shape(obj).lo[2]
-    held = scene.eef_pos() - np.array([*rim, bottom])
-
-    def eef_for(xy: np.ndarray, base: float) -> np.ndarray:
-        """Eef position that puts the mug's rim centre over `xy` with its base at height `base`."""
-        return np.array([*xy, base]) + held
-
-    carry = floor + CFG.mug_clearance
-    yield from motion.move_to(eef_for(rim, carry), rot, tol=0.015, max_steps=40)
-    yield from motion.move_to(eef_for(goal, carry), rot, tol=0.008, max_steps=CFG.approach_steps)
-    yield from motion.move_to(eef_for(goal, floor + CFG.mug_drop), rot, tol=0.005, max_steps=30, speed=0.4)
-    yield from motion.set_gripper(OPEN, steps=6)
-    back = scene.eef_pos() - CFG.mug_retreat * rot[:, 2]
-    yield from motion.move_to(back, rot, tol=0.02, max_steps=40)
-    # leave the hand top-down above the microwave in its home yaw, the pose the other skills start
-    # from (a wrist left turned by the handle grasp runs into its joint limit in the next skill)
-    top = _top(scene, scene.collision_geoms(scene.site_parent(region))) + CFG.travel_clearance
-    yield from motion.move_to(np.array([*back[:2], max(top, back[2])]), rot, tol=0.02, max_steps=40)
-    yield from motion.move_to(scene.eef_pos(), top_down(HOME_YAW), tol=0.02, max_steps=40)
-
-
-def place_in_microwave(scene: Scene, motion: Motion, obj: str, region: str,
-                       rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Put a mug into a microwave's heating region (the door must be open); retries once."""
-    for _ in range(2):
-        if scene.holds(["in", obj, region]):
-            return
-        yield from _put_mug_in(scene, motion, obj, region, rng)
 
 
 # ---------------------------------------------------------------------------------- public skills

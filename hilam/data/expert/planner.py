@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hilam.data.expert import articulated
+from hilam.data.expert import articulated, microwave, pushing
 from hilam.data.expert.motion import Motion
 from hilam.data.expert.scene import Scene
 from hilam.data.expert.skills import pick_and_place
@@ -56,10 +56,10 @@ def skill(scene: Scene, motion: Motion, step: Step, rng: np.random.Generator) ->
         return articulated.open_for(scene, motion, args[0], step.fit, rng)
     if name in PLACEMENTS:
         obj, target = args
-        if name == "in" and articulated.is_microwave_region(scene, target):
-            return articulated.place_in_microwave(scene, motion, obj, target, rng)
-        if name == "on" and articulated.should_push(scene, obj, target):
-            return articulated.push_to(scene, motion, obj, target, rng)
+        if name == "in" and microwave.is_microwave_region(scene, target):
+            return microwave.place_in_microwave(scene, motion, obj, target, rng)
+        if name == "on" and pushing.should_push(scene, obj, target):
+            return pushing.push_to(scene, motion, obj, target, rng)
         return pick_and_place(scene, motion, obj, target, name, rng)
     fn = {"open": articulated.open_articulated, "close": articulated.close_articulated,
           "turnon": articulated.turn_on, "turnoff": articulated.turn_off}[name]
