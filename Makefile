@@ -11,7 +11,7 @@ DATA    ?= data/demos
 VIDEO   ?= data/video
 BIN     := $(VENV)/bin
 
-.PHONY: install bench test expert tables clean
+.PHONY: install bench test expert tables keysteps hma clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,13 @@ test: install
 expert: install
 	$(BIN)/hilam generate --suite $(SUITE) --no-render --workers $(WORKERS) --root $(DATA)
 	$(BIN)/hilam expert-report --suite $(SUITE) --root $(DATA)
+
+# KS-Gen key-step generation + HiLAM boundary scores (results/keysteps/), HMA world model (results/hma/)
+keysteps: install
+	$(BIN)/python -m benchmarks.keystep_report --suite $(SUITE) --profile $(PROFILE) --data $(DATA)
+
+hma: install
+	$(BIN)/python -m benchmarks.hma_report --suite $(SUITE) --profile $(PROFILE) --data $(DATA)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

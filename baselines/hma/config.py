@@ -12,7 +12,7 @@ class TokenizerConfig:
     """A conv VQ autoencoder: an image becomes a (grid x grid) map of codebook indices."""
 
     image_size: int = 64
-    widths: tuple[int, ...] = (32, 64, 128, 128)  # each stage after the first halves the image: 64 px -> 8x8
+    widths: tuple[int, ...] = (16, 32, 64, 128)  # each stage after the first halves the image: 64 px -> 8x8
     groups: int = 8
     code_dim: int = 32
     codebook: int = 512
