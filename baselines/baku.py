@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from hilam.data.dataset import DemoDataset
@@ -12,7 +13,7 @@ from hilam.models.baku import Baku
 from hilam.models.language import embed_instructions, encoder_id
 from hilam.objectives import ActionChunkObjective
 from hilam.policy_io import ChunkPolicy
-from hilam.train import train
+from hilam.train import brief, train
 
 
 class BakuMethod(Method):
@@ -35,7 +36,7 @@ class BakuMethod(Method):
         summary = train(self.objective, data, self.profile.train.__class__(**{**asdict(self.profile.train), "seed": seed}),
                         out_dir, extra_state={"method": self.name})
         self.objective.eval()
-        return {k: summary[k] for k in ("steps", "seconds", "samples_per_s", "final_loss")}
+        return brief(summary)
 
     def policy(self) -> ChunkPolicy:
         obj = self.objective

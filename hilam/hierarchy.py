@@ -29,7 +29,7 @@ from hilam.objectives import ActionChunkObjective
 from hilam.policy_io import ChunkPolicy, images_to_tensor
 from hilam.profiles import HilamConfig
 from hilam.stages import Labels, SharedStages
-from hilam.train import train
+from hilam.train import brief, train
 
 VIDEO_CAMERA = "agentview_rgb"
 
@@ -186,7 +186,7 @@ class HilamMethod(Method):
                       "shared": shared}
         return {"steps": s_ft["steps"], "seconds": s_pre["seconds"] + s_ft["seconds"],
                 "samples_per_s": s_ft["samples_per_s"], "final_loss": s_ft["final_loss"],
-                "pretrain": {k: s_pre[k] for k in ("steps", "seconds", "samples_per_s", "final_loss")},
+                "pretrain": brief(s_pre),
                 "finetune_seconds": s_ft["seconds"]}
 
     def policy(self) -> ChunkPolicy:

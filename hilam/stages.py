@@ -16,7 +16,7 @@ import torch
 from hilam.data.video import Clip, VideoCorpusConfig, load_corpus
 from hilam.lam import LatentActionConfig, LatentActionObjective, FrameStore, PairSource, label_clip
 from hilam.skills import CropSource, LatentSequences, SkillConfig, SkillModel, SkillObjective, segment
-from hilam.train import TrainConfig, train
+from hilam.train import TrainConfig, brief, train
 
 
 @dataclass
@@ -98,8 +98,8 @@ class SharedStages:
         self.summary = {
             "corpus": {"clips": len(corpus), "frames": len(store), "source": self.cfg.video.folder or self.cfg.video.suite,
                        "stride": self.cfg.video.stride},
-            "lam": {"dir": str(self.lam_dir()), **{k: s_lam[k] for k in ("steps", "seconds", "final_loss")}},
-            "skills": {"dir": str(self.skills_dir()), **{k: s_sk[k] for k in ("steps", "seconds", "final_loss")},
+            "lam": {"dir": str(self.lam_dir()), **brief(s_lam)},
+            "skills": {"dir": str(self.skills_dir()), **brief(s_sk),
                        "probe_losses": {k: float(v) for k, v in probe.items()}},
         }
         return self.summary

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from hilam.provenance import git_commit
+
 
 class BatchSource(Protocol):
     def __len__(self) -> int: ...
@@ -90,11 +92,13 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, opt = accelerator.prepare(model, opt)
     step, losses, before = 0, [], 0.0  # `before`: training seconds of earlier runs of this job
+    started = git_commit()  # the code that made step 1, kept through resumes
     ckpt = _latest(out)
     if ckpt is not None:
         accelerator.load_state(str(ckpt))
         meta = json.loads((ckpt / "trainer.json").read_text())
         step, before = meta["step"], meta.get("seconds", float("nan"))  # NaN: written before times were kept
+        started = meta.get("git_started", "unrecorded")
     writer = SummaryWriter(str(out / "tb")) if accelerator.is_main_process else None
     end = min(cfg.steps, stop_at or cfg.steps)
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", dynamic_ncols=True,
@@ -126,11 +130,17 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
             t_log, samples = time.perf_counter(), 0
         if step % cfg.ckpt_every == 0 or step == end:
             _save(accelerator, out, step, {"config": asdict(cfg), "seconds": before + time.perf_counter() - t0,
-                                           **(extra_state or {})})
+                                           "git_started": started, **(extra_state or {})})
     bar.close()
     if writer:
         writer.close()
     seconds = time.perf_counter() - t0
     total = before + seconds  # over every run that made these steps (resumes included)
     return {"steps": step, "seconds": total, "seconds_this_run": seconds, "losses": losses,
-            "final_loss": losses[-1] if losses else None, "samples_per_s": step * cfg.batch_size / total if total else 0.0}
+            "final_loss": losses[-1] if losses else None, "samples_per_s": step * cfg.batch_size / total if total else 0.0,
+            "git_started": started}
+
+
+def brief(summary: dict) -> dict:
+    """The part of a training summary that results record (no loss curve)."""
+    return {k: summary[k] for k in ("steps", "seconds", "samples_per_s", "final_loss", "git_started")}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.tables import load_cells, main, plots, pool, tables
+from benchmarks.tables import load_cells, main, pool, tables
 
 GOLDEN = Path(__file__).parent / "golden"
 

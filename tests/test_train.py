@@ -62,3 +62,15 @@ def test_training_time_adds_up_over_resumes(tmp_path):
     again = train(Regression(), Data(), CFG, tmp_path)  # already finished: nothing runs, the total stays
     assert again["steps"] == 40 and again["seconds"] == pytest.approx(second["seconds"], abs=0.05)
     assert again["seconds_this_run"] < 1.0
+
+
+def test_the_commit_that_started_training_survives_resumes(tmp_path, monkeypatch):
+    import hilam.train as trainer
+
+    monkeypatch.setattr(trainer, "git_commit", lambda: "commit-a")
+    first = train(Regression(), Data(), CFG, tmp_path, stop_at=23)
+    monkeypatch.setattr(trainer, "git_commit", lambda: "commit-b")  # the code changed before the resume
+    second = train(Regression(), Data(), CFG, tmp_path)
+    assert first["git_started"] == second["git_started"] == "commit-a"
+    assert trainer.brief(second)["git_started"] == "commit-a" and "losses" not in trainer.brief(second)
+    assert train(Regression(), Data(), CFG, tmp_path / "fresh")["git_started"] == "commit-b"

@@ -24,7 +24,7 @@ from hilam.data.dataset import DemoDataset
 from hilam.methods import Method
 from hilam.models.language import embed_instructions, encoder_id
 from hilam.policy_io import ChunkPolicy
-from hilam.train import train
+from hilam.train import brief, train
 
 
 def rechunked(data: DemoDataset, chunk: int) -> DemoDataset:
@@ -68,13 +68,13 @@ class BeingH0Method(Method):
         s = train(self.objective, rechunked(data, c.chunk), post_cfg, out_dir / "posttrain",
                   extra_state={"method": self.name, "phase": "posttrain"})
         self.objective.eval()
-        out = {k: s[k] for k in ("steps", "seconds", "samples_per_s", "final_loss")}
+        out = brief(s)
         if c.pretrain:
             tk, pt = self.stats["tokenizer"], self.stats["pretrain"]
             out["seconds"] += tk["seconds"] + pt["seconds"]  # 0 when loaded from the shared cache
             out |= {"posttrain_seconds": s["seconds"],
-                    "tokenizer": {k: tk[k] for k in ("steps", "seconds", "final_loss")},
-                    "pretrain": {k: pt[k] for k in ("steps", "seconds", "samples_per_s", "final_loss")}}
+                    "tokenizer": brief(tk),
+                    "pretrain": brief(pt)}
         return out
 
     def policy(self) -> ChunkPolicy:

@@ -15,7 +15,7 @@ from baselines.hma.config import HMAConfig
 from baselines.hma.dynamics import WorldModel
 from baselines.hma.tokenizer import ImageTokenizer, TokenizerObjective, tokenize
 from hilam.data.dataset import resize_images
-from hilam.train import train
+from hilam.train import brief, train
 
 
 @dataclass
@@ -88,8 +88,7 @@ def fit(cfg: HMAConfig, episodes: list[Episode], out_dir: Path, space: str = "li
     w_obj = WindowObjective(model, train_eps, space)
     s_dyn = train(w_obj, w_obj, replace(cfg.dynamics_train, seed=seed), out_dir / "dynamics")
     model.eval()
-    summary = {k: {"steps": s["steps"], "seconds": s["seconds"], "final_loss": s["final_loss"],
-                   "samples_per_s": s["samples_per_s"]} for k, s in (("tokenizer", s_tok), ("dynamics", s_dyn))}
+    summary = {"tokenizer": brief(s_tok), "dynamics": brief(s_dyn)}
     return tok, model, summary
 
 

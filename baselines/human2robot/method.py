@@ -31,9 +31,8 @@ from baselines.human2robot.retrieval import FirstFrameIndex
 from baselines.human2robot.vpm import VideoPredictionModel
 from hilam.data.dataset import DemoDataset
 from hilam.methods import Method
-from hilam.train import train
+from hilam.train import brief, train
 
-SUMMARY_KEYS = ("steps", "seconds", "samples_per_s", "final_loss")
 
 
 def tail_mean(losses: list[float], frac: float = 0.1) -> float | None:
@@ -86,7 +85,7 @@ class Human2RobotMethod(Method):
             if cfg.pretrain_vpm:
                 s = train(VideoPredictionObjective(self.vpm, ddpm), clips, replace(cfg.vpm_train, seed=seed),
                           out / "vpm", extra_state={"method": self.name, "phase": "vpm"})
-                summary["vpm"] = {k: s[k] for k in SUMMARY_KEYS}
+                summary["vpm"] = brief(s)
                 summary["vpm"] |= {"first_loss": s["losses"][0] if s["losses"] else None,
                                    "last10pct_loss": tail_mean(s["losses"])}
             self.vpm.eval()
@@ -108,7 +107,7 @@ class Human2RobotMethod(Method):
                       "episodes_paired_with_themselves": len(self.episodes.alone),
                       "retrieval_leave_one_out_same_task": self.index.leave_one_out_accuracy(),
                       "feature_cache_mb": clips.nbytes() / 1e6 if isinstance(clips, CachedFeatures) else None}
-        return {k: s[k] for k in SUMMARY_KEYS} | {"first_loss": s["losses"][0] if s["losses"] else None,
+        return brief(s) | {"first_loss": s["losses"][0] if s["losses"] else None,
                                                   "last10pct_loss": tail_mean(s["losses"]),
                                                   "seconds": s["seconds"] + summary.get("vpm", {}).get("seconds", 0.0),
                                                   "decoder_seconds": s["seconds"], **summary}

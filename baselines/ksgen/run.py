@@ -15,7 +15,7 @@ from baselines.ksgen.data import KeyStepSet
 from baselines.ksgen.judge import FrameJudge, JudgeObjective, random_shift
 from baselines.ksgen.model import KeyStepGenerator, reconstruction_loss
 from hilam.policy_io import images_to_tensor
-from hilam.train import train
+from hilam.train import brief, train
 
 
 class GeneratorObjective(torch.nn.Module):
@@ -63,8 +63,7 @@ def fit(cfg: KSGenConfig, data: KeyStepSet, lang: torch.Tensor, out_dir: Path, s
     j_obj = JudgeObjective(judge, data.images[rows], y, cfg.augment_shift)
     s_judge = train(j_obj, j_obj, replace(cfg.judge.train, seed=seed), out_dir / "judge")
     gen.eval(), judge.eval()
-    summary = {k: {"steps": s["steps"], "seconds": s["seconds"], "final_loss": s["final_loss"],
-                   "samples_per_s": s["samples_per_s"]} for k, s in (("generator", s_gen), ("judge", s_judge))}
+    summary = {"generator": brief(s_gen), "judge": brief(s_judge)}
     return gen, judge, summary
 
 
