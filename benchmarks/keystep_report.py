@@ -90,7 +90,7 @@ def main() -> None:
         rows = tests[i]
         task_figure(Path(a.out) / suite / f"task{task_id:02d}.png", names[task_id], data.images[rows[0]],
                     preds["generator"][i], data.images[rows[1:]])
-    print(json.dumps({m: s["overall"] for m, s in scores.items()}, indent=1))
+    print(json.dumps({m: s.get("overall", s) for m, s in scores.items()}, indent=1))
 
 
 if __name__ == "__main__":

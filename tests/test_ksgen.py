@@ -80,7 +80,8 @@ def test_training_and_scores_on_real_key_steps(keystep_data, tmp_path):
     obj = GeneratorObjective(gen, d, lang, 0)
     assert len(obj) == 2
     scores, preds = evaluate(gen, judge, d, lang, {4: "task four"})
-    assert set(scores) == {"generator", "copy_first_frame", "nearest_train_demo"}
+    assert set(scores) == {"generator", "copy_first_frame", "nearest_train_demo", "judge_on_true_frames"}
+    assert scores.pop("judge_on_true_frames")["frames"] == 2
     for method, s in scores.items():
         assert s["key_steps"] == 2 and set(s["per_step"]) == {1, 2} and set(s["per_task"]) == {"task four"}
     rows = d.demos()[1]

@@ -118,4 +118,10 @@ def evaluate(gen: KeyStepGenerator, judge: FrameJudge, data: KeyStepSet, lang: t
                        "per_step": {k: mean([s for s in scores if s[1] == k]) for k in sorted({s[1] for s in scores})},
                        "per_task": {task_names[t]: mean([s for s in scores if s[0] == t])
                                     for t in sorted({s[0] for s in scores})}}
+    truth = [r for rows in tests for r in rows[1:]]  # how well the judge knows real held-out key steps
+    with torch.no_grad():
+        named = judge(images_to_tensor(data.images[truth]))[1].argmax(1).numpy() if truth else np.zeros(0)
+    out["judge_on_true_frames"] = {"accuracy": float(np.mean([n == labels.get((int(data.task[r]), int(data.order[r])), -1)
+                                                              for n, r in zip(named, truth)])) if truth else None,
+                                   "frames": len(truth), "classes": len(labels)}
     return out, preds
