@@ -58,7 +58,7 @@ def strip(path: Path, rows: list[tuple[str, np.ndarray, dict[int, np.ndarray]]],
 
 
 def demos_of(suite: str, root: str, frac: float) -> list[dict]:
-    """The demos a fraction selects, per task in suite order: agentview frames, states, last action, instruction."""
+    """The demos a fraction selects, per task in suite order: agentview frames, states, task."""
     from hilam.data.fractions import select_demos
     from hilam.data.schema import read_task_file, task_file
     from hilam.envs.suites import task_specs
@@ -69,7 +69,7 @@ def demos_of(suite: str, root: str, frac: float) -> list[dict]:
         by_id = dict(zip(td.demo_ids, td.demos))
         for i in select_demos(task.name, int(td.attrs.get("pool_size", len(td.demos))), frac):
             d = by_id[i]
-            out.append({"task": task, "frames": d.obs[VIDEO_CAMERA], "states": d.states, "last_action": d.actions[-1]})
+            out.append({"task": task, "frames": d.obs[VIDEO_CAMERA], "states": d.states})
     return out
 
 
@@ -82,7 +82,7 @@ def key_step_scores(demos: list[dict], labels, stride: int) -> dict:
     true, envs = [], {}
     for d in demos:
         env = envs.setdefault(d["task"].name, LiberoEnv(d["task"], render=False))
-        _, table = predicate_trace(env, d["states"], d["last_action"])
+        _, table = predicate_trace(env, d["states"], ended_in_success=True)  # every demo ends in success
         true.append(subtask_boundaries(key_steps(table), len(d["states"])))
     for env in envs.values():
         env.close()

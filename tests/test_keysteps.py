@@ -51,8 +51,8 @@ def test_predicate_replay_finds_the_boundaries_seen_live():
             break
     assert env.success() and len(goal) == 2
     live_keys = key_steps(np.asarray(live))
-    _, table = predicate_trace(env, np.asarray(states), last_action=actions[-1])
-    assert np.array_equal(table[:-1], np.asarray(live)[:-1])
+    _, table = predicate_trace(env, np.asarray(states), ended_in_success=True)
+    assert np.array_equal(table, np.asarray(live))  # replayed rows, then the success row
     assert key_steps(table) == live_keys
     assert len(live_keys) == 2 and 0 < live_keys[0] < live_keys[1] == len(actions)
     env.close()

@@ -65,10 +65,10 @@ def demo_key_frames(task: TaskSpec, episodes: list[tuple[np.ndarray, np.ndarray]
     out = []
     try:
         for states, actions in episodes:
-            _, table = predicate_trace(state_env, states, actions[-1])
+            _, table = predicate_trace(state_env, states, ended_in_success=True)  # the state pass keeps successes only
             steps = [0, *key_steps(table)]
             frames = []
-            for t in steps:  # step len(states) is the re-simulated success state
+            for t in steps:  # step len(states), the success state, is shown by re-simulating the last action
                 obs = view_env.set_state(states[min(t, len(states) - 1)])
                 if t == len(states):
                     obs = view_env.step(actions[-1])
