@@ -64,7 +64,8 @@ def main() -> None:
     data = build(cfg.data)
     specs = {t.task_id: t for t in task_specs(suite)}
     lang = embed_instructions([specs[i].language for i in sorted(specs)], cfg.language)
-    run_dir = Path(a.runs) / suite / "ksgen" / f"{a.profile}-{config_hash(cfg)}"  # new config: new checkpoints
+    data_key = (len(data.step), int(data.step.sum()))  # new config or new key-step data: new checkpoints
+    run_dir = Path(a.runs) / suite / "ksgen" / f"{a.profile}-{config_hash(cfg, data_key)}"
     gen, judge, training = fit(cfg, data, lang, run_dir)
     names = {i: specs[i].language for i in specs}
     scores, preds = evaluate(gen, judge, data, lang, names)
@@ -74,7 +75,7 @@ def main() -> None:
     demos = data.demos()
     out = {"suite": suite, "profile": a.profile,
            "command": f"python benchmarks/keystep_report.py --suite {suite} --profile {a.profile}",
-           "language_encoder": encoder_id(cfg.language), "config": asdict(cfg),
+           "language_encoder": encoder_id(cfg.language), "config": asdict(cfg), "run_dir": str(run_dir),
            "data": {"cache": str(cache_path(cfg.data)), "demos": len(demos),
                     "test_demos": int(sum(data.test[d[0]] for d in demos)),
                     "key_steps_per_demo": float(np.mean([len(d) - 1 for d in demos])),
