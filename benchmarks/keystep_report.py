@@ -18,7 +18,7 @@ import numpy as np
 
 from baselines.ksgen.config import preset
 from baselines.ksgen.data import build, cache_path
-from baselines.ksgen.run import evaluate, fit
+from baselines.ksgen.run import evaluate, fit, held_out
 from hilam.atomic import write_json
 from hilam.envs.suites import resolve_suite, task_specs
 from hilam.models.language import embed_instructions, encoder_id
@@ -85,7 +85,7 @@ def main() -> None:
     out |= provenance()
     write_json(Path(a.out) / f"{suite}.json", out)
 
-    tests = [d for d in demos if data.test[d[0]]]
+    tests = held_out(data)
     for task_id in sorted({int(data.task[d[0]]) for d in tests}):
         i = next(j for j, d in enumerate(tests) if data.task[d[0]] == task_id)
         rows = tests[i]

@@ -81,18 +81,20 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().byte().cpu().numpy()
 
 
+def held_out(data: KeyStepSet) -> list[np.ndarray]:
+    """Rows of every held-out demo that has a key step."""
+    return [rows for rows in data.demos() if data.test[rows[0]] and len(rows) > 1]
+
+
 def predictions(gen: KeyStepGenerator, data: KeyStepSet, lang: torch.Tensor) -> dict[str, list[np.ndarray]]:
     """Per held-out demo, each method's key-step images (K, H, W, 3): the generator's rollout, the first frame
     copied, and the key steps of the same task's training demo with the nearest first frame."""
-    demos = data.demos()
-    train_firsts = {d[0]: d for d in demos if not data.test[d[0]]}
+    train_firsts = {d[0]: d for d in data.demos() if not data.test[d[0]] and len(d) > 1}
     out = {"generator": [], "copy_first_frame": [], "nearest_train_demo": []}
-    for rows in demos:
-        if not data.test[rows[0]]:
-            continue
+    for rows in held_out(data):
         first, k = data.images[rows[0]], len(rows) - 1
         rolled = gen.rollout(images_to_tensor(first[None]), lang[data.task[rows[:1]]], k)
-        out["generator"].append(np.concatenate([to_uint8(x) for x in rolled]) if k else first[:0])
+        out["generator"].append(np.concatenate([to_uint8(x) for x in rolled]))
         out["copy_first_frame"].append(np.repeat(first[None], k, 0))
         same = [r for r in train_firsts if data.task[r] == data.task[rows[0]]]
         near = train_firsts[min(same, key=lambda r: np.abs(data.images[r].astype(int) - first).sum())]
@@ -104,7 +106,7 @@ def evaluate(gen: KeyStepGenerator, judge: FrameJudge, data: KeyStepSet, lang: t
              task_names: dict[int, str]) -> tuple[dict, dict[str, list[np.ndarray]]]:
     """Mean scores per method over every held-out key step, overall, per key-step number and per task."""
     labels = judge_labels(data)
-    tests = [rows for rows in data.demos() if data.test[rows[0]]]
+    tests = held_out(data)
     preds = predictions(gen, data, lang)
     out = {}
     for method, images in preds.items():
