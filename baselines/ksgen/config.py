@@ -18,21 +18,21 @@ class JudgeConfig:
 
     widths: tuple[int, ...] = (16, 32, 64, 64)
     groups: int = 8
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, batch_size=32, lr=1e-3))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000, batch_size=32, lr=1e-3))
 
 
 @dataclass
 class KSGenConfig:
     data: KeyStepConfig = field(default_factory=KeyStepConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2500, batch_size=16, lr=3e-4))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, batch_size=16, lr=3e-4))
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     augment_shift: int = 4  # px of random translation applied alike to a training sample's three images
 
 
 PRESETS: dict[str, KSGenConfig] = {
-    # 2-core CPU: 64 px, 8x8 tokens per image, 1.2M parameters; generator + judge train in ~15 min
+    # 2-core CPU: 64 px, 8x8 tokens per image, 1.2M parameters; generator + judge train in ~10 min on a free core
     "cpu": KSGenConfig(),
     "paper": KSGenConfig(data=KeyStepConfig(image_size=128), generator=GeneratorConfig(
         image_size=128, widths=(64, 128, 256, 256, 256), groups=16, layers=8, heads=8),
