@@ -50,7 +50,8 @@ class KeyStepSet:
 
 
 def cache_path(cfg: KeyStepConfig) -> Path:
-    return Path(cfg.cache) / f"{cfg.suite}-{cfg.image_size}px.npz"
+    tasks = "-tasks" + "_".join(map(str, cfg.tasks)) if cfg.tasks else ""
+    return Path(cfg.cache) / f"{cfg.suite}-{cfg.image_size}px{tasks}.npz"
 
 
 def demo_key_frames(task: TaskSpec, episodes: list[tuple[np.ndarray, np.ndarray]], cfg: KeyStepConfig) -> list[dict]:
