@@ -123,6 +123,7 @@ class HilamMethod(Method):
         self.language = self.cfg.language or profile.language
         self.high: HighLevel | None = None
         self.low: ActionChunkObjective | None = None
+        self.finetune_data: SkilledDemos | None = None
         self.stats: dict = {}
 
     # ------------------------------------------------------------------ labels
@@ -174,7 +175,8 @@ class HilamMethod(Method):
                                      for i, n in zip(range(n_target), data.demo_lengths)])
         st = data.stats()
         self.low = ActionChunkObjective(low_net, st["proprio_mean"], st["proprio_std"])
-        s_ft = train(self.low, SkilledDemos(data, step_skill), replace(p.train, seed=seed), out_dir / "finetune",
+        self.finetune_data = SkilledDemos(data, step_skill)  # kept for diagnostics (benchmarks/hilam_diagnosis.py)
+        s_ft = train(self.low, self.finetune_data, replace(p.train, seed=seed), out_dir / "finetune",
                      extra_state={"method": self.name, "phase": "finetune"})
         self.low.eval()
 
