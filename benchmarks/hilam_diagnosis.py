@@ -3,9 +3,10 @@
     python -m benchmarks.hilam_diagnosis --suite libero_10 --frac 0.1 --profile cpu
 
 Loads (never retrains) the HiLAM cell's checkpoints through the same fit() the bench ran, then on samples of the
-fine-tuning demos compares pi^l's action-chunk loss given the labelled skill, pi^h's predicted skill, another
+fine-tuning demos and of held-out demos (those a larger nested fraction adds) compares pi^l's action-chunk loss given the labelled skill, pi^h's predicted skill, another
 sample's labelled skill and a zero skill, and pi^h's R^2 against the labelled skill. Writes
-results/diagnosis/hilam_<suite>_frac<F>.json. These are training demos: they bound what evaluation can show.
+results/diagnosis/hilam_<suite>_frac<F>.json. Held-out demos must be rendered first:
+`hilam generate --suite <suite> --frac <heldout-frac>`.
 """
 from __future__ import annotations
 
@@ -19,9 +20,27 @@ import torch
 from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.envs.suites import resolve_suite
-from hilam.hierarchy import HilamMethod
+from hilam.hierarchy import HilamMethod, SkilledDemos
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
+
+
+def measure(method: HilamMethod, src: SkilledDemos, pool: np.ndarray, samples: int) -> dict:
+    """pi^l's action-chunk loss given four skills, and pi^h's R^2, on `samples` steps drawn from `pool`."""
+    rng = np.random.default_rng(0)
+    sums: dict[str, list[float]] = {k: [] for k in ("labelled", "predicted", "other_sample", "zero", "r2")}
+    with torch.no_grad():
+        for idx in np.array_split(rng.choice(pool, samples), max(1, samples // 256)):
+            b = src.batch(idx)
+            labelled = torch.as_tensor(b["skill"])
+            pred = method.high(b)
+            sums["r2"].append(float(1 - ((pred - labelled) ** 2).mean() / labelled.var(0).mean()))
+            for name, skill in (("labelled", labelled), ("predicted", pred),
+                                ("other_sample", labelled[torch.as_tensor(rng.permutation(len(idx)))]),
+                                ("zero", torch.zeros_like(labelled))):
+                sums[name].append(float(method.low(b | {"skill": skill.numpy()})))
+    return {"pi_l_action_loss_given": {k: float(np.mean(v)) for k, v in sums.items() if k != "r2"},
+            "pi_h_skill_r2": float(np.mean(sums["r2"]))}
 
 
 def main() -> None:
@@ -30,6 +49,7 @@ def main() -> None:
     ap.add_argument("--frac", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--heldout-frac", type=float, default=0.12, help="demos beyond --frac up to this are held out")
     ap.add_argument("--samples", type=int, default=2048)
     ap.add_argument("--out", default="results/diagnosis")
     a = ap.parse_args()
@@ -43,25 +63,23 @@ def main() -> None:
                                      image_size=profile.image_size))
     method = HilamMethod(profile, data.instructions)
     method.fit(data, run_dir, a.seed)  # loads every checkpoint
-    src, high, low = method.finetune_data, method.high, method.low
-    rng = np.random.default_rng(0)
-    sums: dict[str, list[float]] = {k: [] for k in ("labelled", "predicted", "other_sample", "zero", "r2")}
-    with torch.no_grad():
-        for idx in np.array_split(rng.integers(0, len(src), a.samples), max(1, a.samples // 256)):
-            b = src.batch(idx)
-            labelled = torch.as_tensor(b["skill"])
-            pred = high(b)
-            sums["r2"].append(float(1 - ((pred - labelled) ** 2).mean() / labelled.var(0).mean()))
-            for name, skill in (("labelled", labelled), ("predicted", pred),
-                                ("other_sample", labelled[torch.as_tensor(rng.permutation(len(idx)))]),
-                                ("zero", torch.zeros_like(labelled))):
-                sums[name].append(float(low(b | {"skill": skill.numpy()})))
+    train = measure(method, method.finetune_data, np.arange(len(data)), a.samples)
+    held = DemoDataset(DatasetConfig(suite=suite, frac=a.heldout_frac, seed=0, chunk=profile.baku.head.chunk,
+                                     image_size=profile.image_size))
+    demo = np.repeat(np.arange(len(held.demo_lengths)), held.demo_lengths)
+    task_of_demo = held.task[np.concatenate([[0], np.cumsum(held.demo_lengths)[:-1]])]
+    rank = np.array([np.sum(task_of_demo[:d] == t) for d, t in enumerate(task_of_demo)])  # position within its task
+    n_train = max(data.demos_per_task.values())
+    unseen = np.flatnonzero(rank[demo] >= n_train)  # demos the cell never trained on (fractions are nested)
+    if len(unseen) == 0:
+        raise SystemExit(f"--heldout-frac {a.heldout_frac} adds no demo beyond --frac {a.frac}")
+    heldout = measure(method, SkilledDemos(held, method.demo_skills(held)), unseen, a.samples)
     out = {"suite": suite, "frac": a.frac, "seed": a.seed, "profile": a.profile, "samples": a.samples,
            "command": f"python -m benchmarks.hilam_diagnosis --suite {suite} --frac {a.frac:g} --profile {a.profile}",
-           "pi_l_action_loss_given": {k: float(np.mean(v)) for k, v in sums.items() if k != "r2"},
-           "pi_h_skill_r2": float(np.mean(sums["r2"]))} | provenance()
+           "heldout_frac": a.heldout_frac, "heldout_demos": int(len(np.unique(demo[unseen]))),
+           "training_demos": train, "heldout_demos_scores": heldout} | provenance()
     write_json(Path(a.out) / f"hilam_{suite}_frac{a.frac:g}.json", out)
-    print(json.dumps({k: out[k] for k in ("pi_l_action_loss_given", "pi_h_skill_r2")}, indent=1))
+    print(json.dumps({k: out[k] for k in ("training_demos", "heldout_demos_scores")}, indent=1))
 
 
 if __name__ == "__main__":

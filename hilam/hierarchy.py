@@ -124,17 +124,32 @@ class HilamMethod(Method):
         self.high: HighLevel | None = None
         self.low: ActionChunkObjective | None = None
         self.finetune_data: SkilledDemos | None = None
+        self.stages: SharedStages | None = None
+        self.skill_norm: tuple[np.ndarray, np.ndarray] | None = None  # labelled skills' mean and std
         self.stats: dict = {}
 
     # ------------------------------------------------------------------ labels
     def _labelled_clips(self, stages: SharedStages, data: DemoDataset) -> tuple[list[Clip], list[Labels], int]:
         """Corpus clips and the target demos' agentview clips, each with its labels; returns the count of target clips."""
-        size = self.cfg.shared.lam.image_size
-        stride = self.cfg.shared.video.stride
+        target, labels = self._demo_labels(stages, data)
+        return target + list(stages.corpus), labels + stages.label_corpus(), len(target)
+
+    def _demo_labels(self, stages: SharedStages, data: DemoDataset) -> tuple[list[Clip], list[Labels]]:
+        """The agentview clip of every demo of `data` at the corpus stride, with its labels."""
+        size, stride = self.cfg.shared.lam.image_size, self.cfg.shared.video.stride
         langs = [self.instructions[data.task[s]] for s in np.concatenate([[0], np.cumsum(data.demo_lengths)[:-1]])]
         target = demo_clips(resize_images(data.images[VIDEO_CAMERA], size), data.demo_lengths, langs, stride)
-        labels = [stages.label(c.frames) for c in target] + stages.label_corpus()
-        return target + list(stages.corpus), labels, len(target)
+        return target, [stages.label(c.frames) for c in target]
+
+    def _step_skills(self, labels: list[Labels], lengths: np.ndarray) -> np.ndarray:
+        """Standardised skill of every control step of demos with these labels (what pi^l is conditioned on)."""
+        m, sd = self.skill_norm
+        return np.concatenate([per_step(((skill_per_frame(lb, self.cfg.skill_level) - m) / sd).astype(np.float32),
+                                        self.cfg.shared.video.stride, n) for lb, n in zip(labels, lengths)])
+
+    def demo_skills(self, data: DemoDataset) -> np.ndarray:
+        """Labelled skills of any demos (e.g. held-out ones), with the trained stages and normalisation."""
+        return self._step_skills(self._demo_labels(self.stages, data)[1], data.demo_lengths)
 
     def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
         cfg, p = self.cfg, self.profile
@@ -145,6 +160,7 @@ class HilamMethod(Method):
         level = cfg.skill_level
         skills = [skill_per_frame(lb, level) for lb in labels]
         s_mean, s_std = np.concatenate(skills).mean(0), np.maximum(np.concatenate(skills).std(0), 1e-3)
+        self.stages, self.skill_norm = stages, (s_mean, s_std)
         z_mean, z_std = stages.latent_stats.mean, stages.latent_stats.std
         norm = lambda x, m, s: ((x - m) / s).astype(np.float32)  # noqa: E731
 
@@ -171,8 +187,7 @@ class HilamMethod(Method):
         self.high.eval().requires_grad_(False)
 
         # fine-tune pi^l on the target demos' actions, conditioned on their labelled skills
-        step_skill = np.concatenate([per_step(norm(skills[i], s_mean, s_std), stride, n)
-                                     for i, n in zip(range(n_target), data.demo_lengths)])
+        step_skill = self._step_skills(labels[:n_target], data.demo_lengths)
         st = data.stats()
         self.low = ActionChunkObjective(low_net, st["proprio_mean"], st["proprio_std"])
         self.finetune_data = SkilledDemos(data, step_skill)  # kept for diagnostics (benchmarks/hilam_diagnosis.py)
