@@ -2,9 +2,10 @@
 
     python -m benchmarks.hilam_diagnosis --suite libero_10 --frac 0.1 --profile cpu
 
-Loads (never retrains) the HiLAM cell's checkpoints through the same fit() the bench ran, then on samples of the
-fine-tuning demos and of held-out demos (those a larger nested fraction adds) compares pi^l's action-chunk loss given the labelled skill, pi^h's predicted skill, another
-sample's labelled skill and a zero skill, and pi^h's R^2 against the labelled skill. Writes
+Loads (never retrains) the HiLAM cell's checkpoints through the same fit() the bench ran. On samples of the
+fine-tuning demos and of held-out demos (those a larger nested fraction adds) it compares pi^l's action-chunk
+loss given the labelled skill, pi^h's predicted skill, another sample's labelled skill and a zero skill, and
+pi^h's R^2 against the labelled skill. Writes
 results/diagnosis/hilam_<suite>_frac<F>.json. Held-out demos must be rendered first:
 `hilam generate --suite <suite> --frac <heldout-frac>`.
 """

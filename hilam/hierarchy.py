@@ -201,10 +201,8 @@ class HilamMethod(Method):
                           f"level{lv}": {"mean": float(np.mean(L)), "std": float(np.std(L)), "count": int(len(L))}
                           for lv in (1, 2) for L in [segment_lengths(bounds[lv], stride)]},
                       "shared": shared}
-        return {"steps": s_ft["steps"], "seconds": s_pre["seconds"] + s_ft["seconds"],
-                "samples_per_s": s_ft["samples_per_s"], "final_loss": s_ft["final_loss"],
-                "pretrain": brief(s_pre),
-                "finetune_seconds": s_ft["seconds"]}
+        return brief(s_ft) | {"seconds": s_pre["seconds"] + s_ft["seconds"], "pretrain": brief(s_pre),
+                              "finetune_seconds": s_ft["seconds"]}
 
     def policy(self) -> ChunkPolicy:
         high, low = self.high, self.low

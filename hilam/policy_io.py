@@ -17,6 +17,11 @@ def images_to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> 
     return torch.as_tensor(images, device=device).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def tensor_to_images(x: torch.Tensor) -> np.ndarray:
+    """The inverse of `images_to_tensor`: (B, 3, H, W) float, clamped to [0, 1] -> (B, H, W, 3) uint8."""
+    return (x.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().byte().cpu().numpy()
+
+
 class Normalizer(torch.nn.Module):
     """Standardises proprio with the training data's statistics (kept in the checkpoint as buffers)."""
 

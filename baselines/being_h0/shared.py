@@ -55,8 +55,8 @@ def fit_tokenizer(cfg: BeingH0Config, episodes: list[Episode], out: Path) -> tup
     s = train(tok, windows, replace(cfg.tokenizer_train, seed=SHARED_SEED), out, extra_state={"stage": "tokenizer"})
     tok.eval()
     error = reconstruction_error(tok, WindowSource(held, cfg.tokenizer.window, cfg.tokenizer.window).windows)
-    return tok, {"dir": str(out), **brief(s), "train_windows": len(windows), "heldout_episodes": len(held) if held is not episodes else 0,
-                 "reconstruction_error": error, "tokens_per_window": tok.tokens_per_window,
+    return tok, {"dir": str(out), **brief(s), "train_windows": len(windows),
+                 "heldout_episodes": len(held) if held is not episodes else 0, "reconstruction_error": error, "tokens_per_window": tok.tokens_per_window,
                  "vocab_size": tok.vocab_size}
 
 
@@ -100,6 +100,6 @@ def pretrain(cfg: BeingH0Config, video: VideoCorpusConfig, root: str, image_size
     summary = {"corpus": {"episodes": len(episodes), "frames": len(data), "instructions": len(texts),
                           "suite": video.suite, "stride": video.stride},
                "tokenizer": tok_summary,
-               "pretrain": {"dir": str(pre_dir), **brief(s), "probe_loss": probe_loss, "probe_token_accuracy": objective.token_accuracy(probe),
-                            "sequence_length": model.pretrain_len}}
+               "pretrain": {"dir": str(pre_dir), **brief(s), "probe_loss": probe_loss,
+                            "probe_token_accuracy": objective.token_accuracy(probe), "sequence_length": model.pretrain_len}}
     return Pretrained(tok, model, summary)

@@ -15,6 +15,7 @@ from baselines.hma.config import HMAConfig
 from baselines.hma.dynamics import WorldModel
 from baselines.hma.tokenizer import ImageTokenizer, TokenizerObjective, tokenize
 from hilam.data.dataset import resize_images
+from hilam.policy_io import tensor_to_images
 from hilam.train import brief, train
 
 
@@ -98,8 +99,10 @@ def frame_scores(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
             float(np.mean([structural_similarity(t, p, channel_axis=-1, data_range=255) for p, t in zip(pred, true)])))
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    return (x.permute(0, 2, 3, 1) * 255).round().byte().cpu().numpy()
+def mean_scores(preds: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, float]:
+    """PSNR and SSIM averaged over windows of generated and true frames."""
+    psnr, ssim = np.mean([frame_scores(p, t) for p, t in zip(preds, truths)], 0)
+    return {"psnr": float(psnr), "ssim": float(ssim)}
 
 
 def evaluate(cfg: HMAConfig, tok: ImageTokenizer, model: WorldModel, episodes: list[Episode],
@@ -120,25 +123,17 @@ def evaluate(cfg: HMAConfig, tok: ImageTokenizer, model: WorldModel, episodes: l
     t0 = time.perf_counter()
     gen = model.rollout(first, true_act, space)
     seconds = time.perf_counter() - t0
-    per_step = {"psnr": np.zeros(H), "ssim": np.zeros(H)}
-    for name, actions, codes in (("true_actions", true_act, gen), ("other_actions", other_act, None)):
-        codes = model.rollout(first, actions, space) if codes is None else codes
-        frames = [to_uint8(tok.decode(c)) for c in codes]
-        scores = [frame_scores(f, t) for f, t in zip(frames, truth)]
-        out[name] = {"psnr": float(np.mean([s[0] for s in scores])), "ssim": float(np.mean([s[1] for s in scores]))}
-        if name == "true_actions":
-            for h in range(H):
-                p, s = frame_scores(np.stack([f[h] for f in frames]), np.stack([t[h] for t in truth]))
-                per_step["psnr"][h], per_step["ssim"][h] = p, s
-            examples = list(zip(frames[:4], truth[:4]))
+    frames = [tensor_to_images(tok.decode(c)) for c in gen]
+    other = [tensor_to_images(tok.decode(c)) for c in model.rollout(first, other_act, space)]
+    out["true_actions"], out["other_actions"] = mean_scores(frames, truth), mean_scores(other, truth)
     out["delta_psnr_controllability"] = out["true_actions"]["psnr"] - out["other_actions"]["psnr"]
-    out["per_step"] = {k: v.tolist() for k, v in per_step.items()}
-    recon = [to_uint8(tok.decode(torch.as_tensor(e.codes[j + 1:j + H + 1]))) for e, j in windows]
-    out["tokenizer_reconstruction"] = dict(zip(("psnr", "ssim"), np.mean([frame_scores(r, t) for r, t in zip(recon, truth)], 0).tolist()))
-    out["copy_first_frame"] = dict(zip(("psnr", "ssim"), np.mean(
-        [frame_scores(np.repeat(e.frames[j][None], H, 0), t) for (e, j), t in zip(windows, truth)], 0).tolist()))
+    per_step = [frame_scores(np.stack([f[h] for f in frames]), np.stack([t[h] for t in truth])) for h in range(H)]
+    out["per_step"] = {"psnr": [p for p, _ in per_step], "ssim": [s for _, s in per_step]}
+    recon = [tensor_to_images(tok.decode(torch.as_tensor(e.codes[j + 1:j + H + 1]))) for e, j in windows]
+    out["tokenizer_reconstruction"] = mean_scores(recon, truth)
+    out["copy_first_frame"] = mean_scores([np.repeat(e.frames[j][None], H, 0) for e, j in windows], truth)
     out["generated_frames_per_s_batched"] = len(windows) * H / seconds
     t0 = time.perf_counter()
     model.rollout(first[:1], true_act[:1], space)
     out["generated_frames_per_s_single"] = H / (time.perf_counter() - t0)
-    return out, examples
+    return out, list(zip(frames[:4], truth[:4]))

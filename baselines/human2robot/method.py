@@ -34,7 +34,6 @@ from hilam.methods import Method
 from hilam.train import brief, train
 
 
-
 def tail_mean(losses: list[float], frac: float = 0.1) -> float | None:
     """Mean loss over the last `frac` of the steps: steadier than the last step's loss."""
     if not losses:
@@ -108,9 +107,9 @@ class Human2RobotMethod(Method):
                       "retrieval_leave_one_out_same_task": self.index.leave_one_out_accuracy(),
                       "feature_cache_mb": clips.nbytes() / 1e6 if isinstance(clips, CachedFeatures) else None}
         return brief(s) | {"first_loss": s["losses"][0] if s["losses"] else None,
-                                                  "last10pct_loss": tail_mean(s["losses"]),
-                                                  "seconds": s["seconds"] + summary.get("vpm", {}).get("seconds", 0.0),
-                                                  "decoder_seconds": s["seconds"], **summary}
+                           "last10pct_loss": tail_mean(s["losses"]),
+                           "seconds": s["seconds"] + summary.get("vpm", {}).get("seconds", 0.0),
+                           "decoder_seconds": s["seconds"], **summary}
 
     def policy(self) -> Human2RobotPolicy:
         self.last_policy = Human2RobotPolicy(self.decoder, self.index, self.episodes, self.cfg, self.image_size,

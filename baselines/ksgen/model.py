@@ -18,7 +18,7 @@ from hilam.models.conv import image_decoder, image_encoder
 @dataclass
 class GeneratorConfig:
     image_size: int = 64
-    widths: tuple[int, ...] = (16, 32, 64, 128)  # conv channels; each stage after the first halves the image: 64 px -> 8x8 tokens
+    widths: tuple[int, ...] = (16, 32, 64, 128)  # conv channels; each stage after the first halves: 64 px -> 8x8
     groups: int = 8
     layers: int = 4  # transformer layers over [instruction, step, first-frame tokens, previous-image tokens]
     heads: int = 4

@@ -14,7 +14,7 @@ from baselines.ksgen.config import KSGenConfig
 from baselines.ksgen.data import KeyStepSet
 from baselines.ksgen.judge import FrameJudge, JudgeObjective, random_shift
 from baselines.ksgen.model import KeyStepGenerator, reconstruction_loss
-from hilam.policy_io import images_to_tensor
+from hilam.policy_io import images_to_tensor, tensor_to_images
 from hilam.train import brief, train
 
 
@@ -77,10 +77,6 @@ def image_scores(pred: np.ndarray, true: np.ndarray, judge: FrameJudge, label: i
             "judge_correct": float(lp.argmax(1).item() == label)}
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    return (x.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().byte().cpu().numpy()
-
-
 def held_out(data: KeyStepSet) -> list[np.ndarray]:
     """Rows of every held-out demo that has a key step."""
     return [rows for rows in data.demos() if data.test[rows[0]] and len(rows) > 1]
@@ -94,7 +90,7 @@ def predictions(gen: KeyStepGenerator, data: KeyStepSet, lang: torch.Tensor) -> 
     for rows in held_out(data):
         first, k = data.images[rows[0]], len(rows) - 1
         rolled = gen.rollout(images_to_tensor(first[None]), lang[data.task[rows[:1]]], k)
-        out["generator"].append(np.concatenate([to_uint8(x) for x in rolled]))
+        out["generator"].append(np.concatenate([tensor_to_images(x) for x in rolled]))
         out["copy_first_frame"].append(np.repeat(first[None], k, 0))
         same = [r for r in train_firsts if data.task[r] == data.task[rows[0]]]
         near = train_firsts[min(same, key=lambda r: np.abs(data.images[r].astype(int) - first).sum())]
