@@ -40,7 +40,7 @@ keysteps: install
 	$(BIN)/python -m benchmarks.keystep_report --suite $(SUITE) --profile $(PROFILE) --data $(DATA)
 
 hma: install
-	$(BIN)/python -m benchmarks.hma_report --suite $(SUITE) --profile $(PROFILE) --data $(DATA)
+	$(BIN)/python -m benchmarks.hma_report --suite $(SUITE) --frac $(FRAC) --profile $(PROFILE) --data $(DATA)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

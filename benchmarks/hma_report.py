@@ -19,6 +19,7 @@ import numpy as np
 from baselines.hma.config import preset
 from baselines.hma.run import episodes_from_demos, evaluate, fit
 from hilam.atomic import write_json
+from hilam.data.fractions import select_demos
 from hilam.data.schema import read_task_file, task_file
 from hilam.envs.suites import resolve_suite, task_specs
 from hilam.provenance import provenance
@@ -59,21 +60,24 @@ def main() -> None:
     ap.add_argument("--suite", default="libero_10")
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--data", default="data/demos")
+    ap.add_argument("--frac", type=float, default=0.1, help="data fraction of each task's demos to use")
     ap.add_argument("--runs", default="runs")
     ap.add_argument("--out", default="results/hma")
     a = ap.parse_args()
     suite = resolve_suite(a.suite).name
     cfg = preset(a.profile)
     demos = []
-    for task in task_specs(suite):
+    for task in task_specs(suite):  # the demos --frac selects: more rendered demos do not change the data
         td = read_task_file(task_file(a.data, suite, task.name))
-        demos += [(d.obs[cfg.camera], d.actions, task.task_id) for d in td.demos]
+        by_id = dict(zip(td.demo_ids, td.demos))
+        demos += [(by_id[i].obs[cfg.camera], by_id[i].actions, task.task_id)
+                  for i in select_demos(task.name, int(td.attrs.get("pool_size", len(td.demos))), a.frac)]
     episodes = episodes_from_demos(demos, cfg)
     run_dir = Path(a.runs) / suite / "hma" / f"{a.profile}-{config_hash(cfg, len(demos))}"
     tok, model, training = fit(cfg, episodes, run_dir)
     metrics, examples = evaluate(cfg, tok, model, episodes)
     out = {"suite": suite, "profile": a.profile,
-           "command": f"python benchmarks/hma_report.py --suite {suite} --profile {a.profile}",
+           "command": f"python benchmarks/hma_report.py --suite {suite} --frac {a.frac:g} --profile {a.profile}",
            "config": asdict(cfg), "run_dir": str(run_dir),
            "data": {"demos": len(demos), "train_episodes": sum(not e.test for e in episodes),
                     "test_episodes": sum(e.test for e in episodes),
