@@ -7,6 +7,8 @@ METHODS ?= baku
 SEEDS   ?= 0
 PROFILE ?= cpu
 WORKERS ?= 0
+KEEP    ?= 0
+CELLS   ?=
 DATA    ?= data/demos
 VIDEO   ?= data/video
 BIN     := $(VENV)/bin
@@ -21,7 +23,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml scripts/install.sh
 
 bench: install
 	$(BIN)/hilam bench --suite $(SUITE) --frac $(FRAC) --methods $(METHODS) --seeds $(SEEDS) --video $(VIDEO) \
-		--profile $(PROFILE) --workers $(WORKERS) --data $(DATA)
+		--profile $(PROFILE) --workers $(WORKERS) --data $(DATA) --keep-every $(KEEP)
 
 # Tables (Markdown, CSV, LaTeX) and plots under results/tables/, from results/runs/**/*.json alone
 tables: install
@@ -39,8 +41,10 @@ expert: install
 keysteps: install
 	$(BIN)/python -m benchmarks.keystep_report --suite $(SUITE) --profile $(PROFILE) --data $(DATA)
 
+# CELLS: results cells (made with KEEP=N) whose kept checkpoints run in the world model and the simulator
 hma: install
-	$(BIN)/python -m benchmarks.hma_report --suite $(SUITE) --frac $(FRAC) --profile $(PROFILE) --data $(DATA)
+	$(BIN)/python -m benchmarks.hma_report --suite $(SUITE) --frac $(FRAC) --profile $(PROFILE) --data $(DATA) \
+		--workers $(WORKERS) $(if $(CELLS),--cells $(CELLS))
 
 clean:
 	rm -rf $(VENV) build *.egg-info

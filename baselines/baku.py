@@ -13,7 +13,7 @@ from hilam.models.baku import Baku
 from hilam.models.language import embed_instructions, encoder_id
 from hilam.objectives import ActionChunkObjective
 from hilam.policy_io import ChunkPolicy
-from hilam.train import brief, train
+from hilam.train import brief, load_weights, train
 
 
 class BakuMethod(Method):
@@ -34,9 +34,12 @@ class BakuMethod(Method):
         torch.manual_seed(seed)
         self.objective = self.build(data)
         summary = train(self.objective, data, self.profile.train.__class__(**{**asdict(self.profile.train), "seed": seed}),
-                        out_dir, extra_state={"method": self.name})
+                        out_dir, extra_state={"method": self.name}, keep_every=self.keep_every)
         self.objective.eval()
         return brief(summary)
+
+    def restore(self, checkpoint: Path) -> None:
+        load_weights(self.objective, checkpoint).eval()
 
     def policy(self) -> ChunkPolicy:
         obj = self.objective

@@ -1,11 +1,14 @@
-"""HMA world model of a suite: train the tokenizer and the dynamics model on its rendered demos and measure
-the world model on held-out demos (the last demo of each task).
+"""HMA world model of a suite: train the tokenizer and the dynamics model on its rendered demos, measure the
+world model on held-out demos (the last demo of each task), and use it as a simulator for policies.
 
-    python benchmarks/hma_report.py --suite libero_10 --profile cpu
+    python -m benchmarks.hma_report --suite libero_object --frac 1.0 --profile cpu \
+        --cells results/runs/libero_object/baku/frac1-seed0-cpu.json --episodes-per-task 5
 
 Needs rendered demos (`hilam bench` or `hilam generate` makes them). Writes results/hma/<suite>.json
-(PSNR, SSIM, controllability dPSNR, generation speed beside the simulator's render rate) and
-results/hma/<suite>.png (generated and true frames of a few held-out windows).
+(PSNR, SSIM, controllability dPSNR, generation speed beside the simulator's render rate, the success judge's
+accuracy) and results/hma/<suite>.png (generated and true frames of a few held-out windows). With --cells, each
+kept checkpoint of those cells (`hilam bench --keep-every N`) is evaluated in the real simulator and in the
+world model from the same init states, and the Spearman correlation of the two success rates is reported.
 """
 from __future__ import annotations
 
@@ -16,12 +19,23 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.hma.config import preset
-from baselines.hma.run import episodes_from_demos, evaluate, fit
+from baselines.hma.config import HMAConfig, preset
+from baselines.hma.run import Demo, episodes_from_demos, evaluate, fit
+from baselines.hma.simulator import (
+    WorldModelSim,
+    evaluate_in_world_model,
+    first_observations,
+)
+from baselines.hma.success import SuccessJudge, fit_judge, judge_accuracy
 from hilam.atomic import write_json
+from hilam.bench import CellConfig, prepare_cell
+from hilam.data.dataset import proprio_of, resize_images
 from hilam.data.fractions import select_demos
 from hilam.data.schema import read_task_file, task_file
 from hilam.envs.suites import resolve_suite, task_specs
+from hilam.evaluate import EvalConfig, Journal, plan_episodes
+from hilam.evaluate import evaluate as evaluate_real
+from hilam.policy_io import images_to_tensor, tensor_to_images
 from hilam.provenance import provenance
 from hilam.stages import config_hash
 
@@ -55,6 +69,69 @@ def simulator_frames_per_s(stride: int, path: Path = Path("results/benchmarks/ev
     return {"frames_per_s": 1000.0 / ms, "source": str(path), "ms_per_frame": ms}
 
 
+def load_demos(data: str, suite: str, frac: float, cameras: tuple[str, ...], size: int) -> list[Demo]:
+    """The demos --frac selects of every task (more rendered demos do not change them), views at `size` px."""
+    demos = []
+    for task in task_specs(suite):
+        td = read_task_file(task_file(data, suite, task.name))
+        by_id = dict(zip(td.demo_ids, td.demos))
+        for i in select_demos(task.name, int(td.attrs.get("pool_size", len(td.demos))), frac):
+            d = by_id[i]
+            views = np.stack([resize_images(d.obs[c], size) for c in cameras], 1)
+            demos.append(Demo(views, d.actions, proprio_of(d.obs), task.task_id))
+    return demos
+
+
+def policy_checkpoints(cells: list[str]) -> list[tuple[str, CellConfig, int]]:
+    """(label, cell, step) for every kept checkpoint of these results cells."""
+    out = []
+    for path in cells:
+        cell = CellConfig(**{**json.loads(Path(path).read_text())["cell_config"], "force": False})
+        cell.tasks = tuple(cell.tasks)
+        _, method, run_dir, _ = prepare_cell(cell)
+        out += [(f"{cell.method} frac {cell.frac:g} seed {cell.seed} step {step}", cell, step)
+                for step in method.checkpoints(run_dir)]
+    return out
+
+
+def evaluate_policies(cfg: HMAConfig, sim: WorldModelSim, judge: SuccessJudge, cells: list[str], suite: str,
+                      episodes_per_task: int, workers: int) -> dict:
+    """Real-simulator and world-model success of each kept checkpoint, from the same init states, and the
+    Spearman correlation between them. Real evaluations are journalled beside the checkpoints (resumable)."""
+    from scipy.stats import spearmanr
+
+    rows, firsts = [], {}
+    for label, cell, step in policy_checkpoints(cells):
+        data, method, run_dir, _ = prepare_cell(cell)
+        method.fit(data, run_dir, cell.seed)  # finished: loads the last checkpoint
+        method.restore(method.checkpoints(run_dir)[step])
+        ev_cfg = EvalConfig(suite=suite, episodes_per_task=episodes_per_task, tasks=cell.tasks, workers=workers,
+                            seed=cell.seed, journal=str(run_dir / f"eval_step{step}-{episodes_per_task}eps.jsonl"))
+        real = evaluate_real(method.policy(), ev_cfg)
+        if cell.seed not in firsts:
+            firsts[cell.seed] = first_observations(ev_cfg)
+        wm = evaluate_in_world_model(method.policy(), sim, judge, firsts[cell.seed], real["protocol"]["max_steps"])
+        rows.append({"policy": label, "run_dir": str(run_dir), "step": step,
+                     "real": {k: real[k] for k in ("success_rate", "ci95", "episodes", "seconds")},
+                     "world_model": {k: v for k, v in wm.items() if k != "outcomes"},
+                     "episode_agreement": float(np.mean([o["success"] == w for o, w in
+                                                         zip(real_outcomes(ev_cfg), wm["outcomes"])]))})
+        print(f"[hma] {label}: real {real['success_rate']:.2f}, world model {wm['success_rate']:.2f}")
+    real_rates = [r["real"]["success_rate"] for r in rows]
+    wm_rates = [r["world_model"]["success_rate"] for r in rows]
+    rho, p = spearmanr(real_rates, wm_rates) if len(rows) > 2 else (float("nan"), float("nan"))
+    return {"policies": rows, "spearman": float(rho), "spearman_p": float(p), "episodes_per_task": episodes_per_task,
+            "protocol": f"same official init states and seeds in both; the world model moves {cfg.dynamics.frame_stride} "
+                        "control steps per frame, so the policy acts that many times on each generated observation; "
+                        f"success = the judge's probability > {cfg.judge.threshold} on any generated frame"}
+
+
+def real_outcomes(cfg: EvalConfig) -> list[dict]:
+    """The journalled episodes of a finished evaluation, in the order `plan_episodes` gives them."""
+    done = Journal(cfg.journal, cfg).done
+    return [done[(ep.task.task_id, ep.index)] for ep in plan_episodes(cfg)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default="libero_10")
@@ -63,35 +140,45 @@ def main() -> None:
     ap.add_argument("--frac", type=float, default=0.1, help="data fraction of each task's demos to use")
     ap.add_argument("--runs", default="runs")
     ap.add_argument("--out", default="results/hma")
+    ap.add_argument("--cells", nargs="*", default=[], help="results cells whose kept checkpoints to evaluate")
+    ap.add_argument("--episodes-per-task", type=int, default=5, help="per checkpoint, in both simulators")
+    ap.add_argument("--workers", type=int, default=0, help="real-simulator evaluation workers (0: CPU cores)")
     a = ap.parse_args()
     suite = resolve_suite(a.suite).name
     cfg = preset(a.profile)
-    demos = []
-    for task in task_specs(suite):  # the demos --frac selects: more rendered demos do not change the data
-        td = read_task_file(task_file(a.data, suite, task.name))
-        by_id = dict(zip(td.demo_ids, td.demos))
-        demos += [(by_id[i].obs[cfg.camera], by_id[i].actions, task.task_id)
-                  for i in select_demos(task.name, int(td.attrs.get("pool_size", len(td.demos))), a.frac)]
+    demos = load_demos(a.data, suite, a.frac, cfg.cameras, cfg.tokenizer.image_size)
     episodes = episodes_from_demos(demos, cfg)
     run_dir = Path(a.runs) / suite / "hma" / f"{a.profile}-{config_hash(cfg, len(demos))}"
     tok, model, training = fit(cfg, episodes, run_dir)
     metrics, examples = evaluate(cfg, tok, model, episodes)
+    tasks = len(task_specs(suite))
+    train_demos = [d for d, e in zip(demos, episodes) if not e.test]
+    test_demos = [d for d, e in zip(demos, episodes) if e.test]
+    judge, judge_training = fit_judge(cfg, train_demos, tasks, run_dir / "judge")
+    through_tokenizer = lambda x: tensor_to_images(tok.decode(tok.encode(images_to_tensor(x))))
+    judge_report = judge_training | {"held_out_real_frames": judge_accuracy(judge, test_demos, cfg, tasks),
+                                     "held_out_tokenized_frames": judge_accuracy(judge, test_demos, cfg, tasks,
+                                                                                 through_tokenizer)}
     out = {"suite": suite, "profile": a.profile,
-           "command": f"python benchmarks/hma_report.py --suite {suite} --frac {a.frac:g} --profile {a.profile}",
+           "command": f"python -m benchmarks.hma_report --suite {suite} --frac {a.frac:g} --profile {a.profile}"
+                      + (f" --cells {' '.join(a.cells)} --episodes-per-task {a.episodes_per_task}" if a.cells else ""),
            "config": asdict(cfg), "run_dir": str(run_dir),
-           "data": {"demos": len(demos), "train_episodes": sum(not e.test for e in episodes),
-                    "test_episodes": sum(e.test for e in episodes),
+           "data": {"demos": len(demos), "train_episodes": len(train_demos), "test_episodes": len(test_demos),
                     "train_frames": int(sum(len(e.frames) for e in episodes if not e.test))},
            "parameters": {"tokenizer": sum(p.numel() for p in tok.parameters()),
                           "dynamics": sum(p.numel() for p in model.parameters())},
-           "training": training, "metrics": metrics,
+           "training": training, "metrics": metrics, "success_judge": judge_report,
            "simulator": simulator_frames_per_s(cfg.dynamics.frame_stride)}
+    if a.cells:
+        sim = WorldModelSim(cfg, tok, model)
+        out["policy_evaluation"] = evaluate_policies(cfg, sim, judge, a.cells, suite, a.episodes_per_task, a.workers)
     out |= provenance()
     write_json(Path(a.out) / f"{suite}.json", out)
     strip(Path(a.out) / f"{suite}.png", examples)
     print(json.dumps({k: metrics[k] for k in ("true_actions", "other_actions", "delta_psnr_controllability",
                                               "tokenizer_reconstruction", "copy_first_frame")}, indent=1))
-
+    if a.cells:
+        print(json.dumps({k: out["policy_evaluation"][k] for k in ("spearman", "spearman_p")}))
 
 if __name__ == "__main__":
     main()

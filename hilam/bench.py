@@ -15,7 +15,7 @@ from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.data.generate import GenerateConfig, generate
 from hilam.envs.suites import resolve_suite
 from hilam.evaluate import EvalConfig, evaluate
-from hilam.methods import get_method
+from hilam.methods import Method, get_method
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
 
@@ -34,6 +34,7 @@ class CellConfig:
     results: str = "results/runs"
     tasks: tuple[int, ...] = ()  # empty = all tasks (subsets are for tests and quick checks)
     demos_per_task: int = 50  # size of the demo pool the fractions choose from
+    keep_every: int = 0  # keep the last training phase's checkpoints at multiples of this step (0: only the last)
     force: bool = False
 
     def path(self) -> Path:
@@ -41,13 +42,9 @@ class CellConfig:
         return Path(self.results) / suite / self.method / f"frac{self.frac:g}-seed{self.seed}-{self.profile}.json"
 
 
-def run_cell(cell: CellConfig) -> dict:
-    """Train and evaluate one (suite, method, frac, seed, profile) cell; returns the cell JSON."""
-    out = cell.path()
-    if out.exists() and not cell.force:
-        print(f"[bench] {out} exists; skipping (--force to redo)")
-        return json.loads(out.read_text())
-    origin = provenance()  # taken before the (hours-long) run, so later edits to the tree cannot mislabel it
+def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, list[str]]:
+    """A cell's demos (generated if missing), its untrained method and run directory, and the tasks the expert
+    made no demos for; `method.fit(data, run_dir, seed)` then trains it, or loads it when training finished."""
     suite = resolve_suite(cell.suite).name
     profile = get_profile(cell.profile)
     shared = profile.hilam.shared  # pretrained stages and their corpus live beside this cell's runs and data
@@ -64,7 +61,20 @@ def run_cell(cell: CellConfig) -> dict:
     data = DemoDataset(DatasetConfig(root=cell.data, suite=suite, frac=cell.frac, seed=0, tasks=with_demos,
                                      chunk=profile.baku.head.chunk, image_size=profile.image_size))
     method = get_method(cell.method)(profile, data.instructions)
-    run_dir = Path(cell.runs) / suite / cell.method / out.stem
+    method.keep_every = cell.keep_every
+    return data, method, Path(cell.runs) / suite / cell.method / cell.path().stem, without
+
+
+def run_cell(cell: CellConfig) -> dict:
+    """Train and evaluate one (suite, method, frac, seed, profile) cell; returns the cell JSON."""
+    out = cell.path()
+    if out.exists() and not cell.force:
+        print(f"[bench] {out} exists; skipping (--force to redo)")
+        return json.loads(out.read_text())
+    origin = provenance()  # taken before the (hours-long) run, so later edits to the tree cannot mislabel it
+    suite = resolve_suite(cell.suite).name
+    profile = get_profile(cell.profile)
+    data, method, run_dir, without = prepare_cell(cell)
     t0 = time.perf_counter()
     train = method.fit(data, run_dir, cell.seed)
     journal = run_dir / "eval_journal.jsonl"  # finished episodes survive an interruption
@@ -118,7 +128,8 @@ def parse_list(text: str, kind=str) -> list:
 
 
 def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str = "cpu",
-          workers: int = 0, data: str = "data/demos", video: str = "data/video", force: bool = False) -> list[dict]:
+          workers: int = 0, data: str = "data/demos", video: str = "data/video", keep_every: int = 0,
+          force: bool = False) -> list[dict]:
     """Every (suite, fraction, method, seed) cell: finished ones are skipped, interrupted ones resume from their
     checkpoints, and a cell that fails is reported without stopping the sweep (exit status 1 at the end)."""
     rows, failed = [], []
@@ -127,7 +138,7 @@ def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list
             for m in methods:
                 for s in seeds:
                     cell = CellConfig(suite=suite, method=m, frac=frac, seed=s, profile=profile, workers=workers,
-                                      data=data, video=video, force=force)
+                                      data=data, video=video, keep_every=keep_every, force=force)
                     try:
                         rows.append(run_cell(cell))
                     except Exception as e:  # noqa: BLE001 (one broken cell must not end a night-long sweep)

@@ -57,13 +57,15 @@ def evaluate_cmd(cfg: Annotated[EvalConfig, tyro.conf.arg(name="")], policy: Ann
 
 def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", seeds: str = "0",
               profile: str = "cpu", workers: int = 0, data: str = "data/demos", video: str = "data/video",
-              force: bool = False) -> None:
+              keep_every: int = 0, force: bool = False) -> None:
     """Benchmark cells for every combination of the comma-separated suites ('all' = the four), fractions,
-    methods and seeds: demos, then train + evaluate; finished cells are skipped unless --force."""
+    methods and seeds: demos, then train + evaluate; finished cells are skipped unless --force. --keep-every N
+    keeps the policy's checkpoints every N steps (for evaluating it along training, e.g. in HMA)."""
     from hilam.bench import bench, parse_list
 
     bench(suites=parse_list(suite), fracs=parse_list(frac, float), methods=parse_list(methods),
-          seeds=parse_list(seeds, int), profile=profile, workers=workers, data=data, video=video, force=force)
+          seeds=parse_list(seeds, int), profile=profile, workers=workers, data=data, video=video,
+          keep_every=keep_every, force=force)
 
 
 def main() -> None:

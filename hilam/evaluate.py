@@ -72,7 +72,8 @@ class Episode:
     reason: str = ""
 
 
-def _episodes(cfg: EvalConfig) -> list[Episode]:
+def plan_episodes(cfg: EvalConfig) -> list[Episode]:
+    """The episodes an evaluation with `cfg` runs, in order."""
     suite = resolve_suite(cfg.suite)
     out = []
     for task in task_specs(suite.name):
@@ -89,6 +90,12 @@ def _episodes(cfg: EvalConfig) -> list[Episode]:
         else:
             raise ValueError(f"init_states must be 'official' or 'random', not {cfg.init_states!r}")
     return out
+
+
+def episode_seed(cfg: EvalConfig, ep: Episode) -> int:
+    """LIBERO samples placements (fixtures too, even under an init state) from NumPy's global RNG: the reset
+    of each episode is seeded with this, so every evaluation is reproducible."""
+    return cfg.seed * 100003 + ep.task.task_id * 1009 + ep.index
 
 
 class Journal:
@@ -146,7 +153,7 @@ def _write_video(path: Path, frames: list[np.ndarray]) -> None:
 def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
     """Roll the policy out on the configured episodes; returns the `eval` part of a results cell."""
     journal = Journal(cfg.journal, cfg)
-    todo, finished = journal.restore(_episodes(cfg))
+    todo, finished = journal.restore(plan_episodes(cfg))
     max_steps = cfg.max_steps or resolve_suite(cfg.suite).max_steps
     n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(todo) or 1))
     queue = list(reversed(todo))
@@ -167,10 +174,7 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
                 for s in slots:
                     if queue:
                         ep = slot_ep[s] = queue.pop()
-                        # LIBERO samples placements (fixtures too, even under an init state) from NumPy's
-                        # global RNG: the worker seeds it per episode so every evaluation is reproducible
-                        seed = cfg.seed * 100003 + ep.task.task_id * 1009 + ep.index
-                        workers.send_reset(s, ep.task, ep.init_state, seed)
+                        workers.send_reset(s, ep.task, ep.init_state, episode_seed(cfg, ep))
                         started.append(s)
                 slots = []
                 for s in started:

@@ -29,7 +29,7 @@ from hilam.objectives import ActionChunkObjective
 from hilam.policy_io import ChunkPolicy, images_to_tensor
 from hilam.profiles import HilamConfig
 from hilam.stages import Labels, SharedStages
-from hilam.train import brief, train
+from hilam.train import brief, load_weights, train
 
 VIDEO_CAMERA = "agentview_rgb"
 
@@ -115,6 +115,7 @@ def segment_lengths(boundaries: list[np.ndarray], stride: int) -> np.ndarray:
 
 class HilamMethod(Method):
     name = "hilam"
+    final_phase = "finetune"
     overrides: dict = {}  # the ablations change HilamConfig fields
 
     def __init__(self, profile, instructions):
@@ -192,7 +193,7 @@ class HilamMethod(Method):
         self.low = ActionChunkObjective(low_net, st["proprio_mean"], st["proprio_std"])
         self.finetune_data = SkilledDemos(data, step_skill)  # kept for diagnostics (benchmarks/hilam_diagnosis.py)
         s_ft = train(self.low, self.finetune_data, replace(p.train, seed=seed), out_dir / "finetune",
-                     extra_state={"method": self.name, "phase": "finetune"})
+                     extra_state={"method": self.name, "phase": "finetune"}, keep_every=self.keep_every)
         self.low.eval()
 
         bounds = {lv: [lb.boundaries[lv] for lb in labels[:n_target]] for lv in (1, 2)}
@@ -203,6 +204,9 @@ class HilamMethod(Method):
                       "shared": shared}
         return brief(s_ft) | {"seconds": s_pre["seconds"] + s_ft["seconds"], "pretrain": brief(s_pre),
                               "finetune_seconds": s_ft["seconds"]}
+
+    def restore(self, checkpoint: Path) -> None:
+        load_weights(self.low, checkpoint).eval()
 
     def policy(self) -> ChunkPolicy:
         high, low = self.high, self.low

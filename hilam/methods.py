@@ -12,12 +12,15 @@ from pathlib import Path
 from hilam.data.dataset import DemoDataset
 from hilam.evaluate import Policy
 from hilam.profiles import Profile
+from hilam.train import kept_checkpoints
 
 
 class Method(abc.ABC):
     """Build from a profile, fit on a dataset (resumable, checkpointed in `out_dir`), act through a Policy."""
 
     name: str = ""
+    keep_every: int = 0  # the bench's --keep-every: the last training phase keeps its checkpoints at these steps
+    final_phase: str = ""  # subdirectory of the run directory holding the last training phase's checkpoints
 
     def __init__(self, profile: Profile, instructions: list[str]):
         self.profile = profile
@@ -34,6 +37,15 @@ class Method(abc.ABC):
     def describe(self) -> dict:
         """Sizes and settings that ran, recorded in the results cell."""
         return {}
+
+    def checkpoints(self, run_dir: Path) -> dict[int, Path]:
+        """step -> checkpoint of the last training phase kept in a cell's run directory (see `restore`)."""
+        return kept_checkpoints(Path(run_dir) / self.final_phase)
+
+    def restore(self, checkpoint: Path) -> None:
+        """After `fit`: load the last training phase's weights from one of its `checkpoints`, to evaluate the
+        policy at that point of training."""
+        raise NotImplementedError(f"method {self.name!r} cannot restore intermediate checkpoints")
 
 
 def method_names() -> list[str]:

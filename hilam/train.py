@@ -55,17 +55,18 @@ def _latest(out: Path) -> Path | None:
     return out / pointer.read_text().strip() if pointer.exists() else None
 
 
-def _save(accelerator, out: Path, step: int, extra: dict) -> None:
-    """Write checkpoint `step_<n>` atomically: a temp dir renamed into place, then the `latest` pointer."""
+def _save(accelerator, out: Path, step: int, extra: dict, keep_every: int = 0) -> None:
+    """Write checkpoint `step_<n>` atomically: a temp dir renamed into place, then the `latest` pointer. The
+    superseded checkpoint is deleted unless its step is a multiple of `keep_every`."""
     tmp, final = out / f".tmp_step_{step}", out / f"step_{step}"
     accelerator.save_state(str(tmp))  # every rank adds its RNG state
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        _publish(out, tmp, final, {"step": step, **extra})
+        _publish(out, tmp, final, {"step": step, **extra}, keep_every)
     accelerator.wait_for_everyone()
 
 
-def _publish(out: Path, tmp: Path, final: Path, meta: dict) -> None:
+def _publish(out: Path, tmp: Path, final: Path, meta: dict, keep_every: int = 0) -> None:
     (tmp / "trainer.json").write_text(json.dumps(meta))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
@@ -73,14 +74,33 @@ def _publish(out: Path, tmp: Path, final: Path, meta: dict) -> None:
     pointer_tmp.write_text(final.name)
     previous = _latest(out)
     os.replace(pointer_tmp, out / "latest")
-    if previous is not None and previous != final:
+    superseded = previous is not None and previous != final
+    if superseded and not (keep_every and int(previous.name.removeprefix("step_")) % keep_every == 0):
         shutil.rmtree(previous, ignore_errors=True)
 
 
+def kept_checkpoints(out_dir: str | os.PathLike) -> dict[int, Path]:
+    """step -> checkpoint directory, for every complete checkpoint in a training run's directory."""
+    found = {int(d.name.removeprefix("step_")): d for d in Path(out_dir).glob("step_*") if (d / "trainer.json").exists()}
+    return dict(sorted(found.items()))
+
+
+def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> torch.nn.Module:
+    """Load the model weights of one checkpoint directory (as `train` wrote it) into `model`."""
+    from safetensors.torch import load_file
+
+    path = Path(checkpoint) / "model.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no model weights in this checkpoint directory")
+    model.load_state_dict(load_file(str(path)))
+    return model
+
+
 def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: str | os.PathLike,
-          extra_state: dict | None = None, stop_at: int | None = None) -> dict:
+          extra_state: dict | None = None, stop_at: int | None = None, keep_every: int = 0) -> dict:
     """Train `model` (whose `forward(batch)` returns the scalar loss) for cfg.steps, resuming from out_dir if it
-    holds a checkpoint. `stop_at` ends early (used to test resumption). Returns a training summary."""
+    holds a checkpoint. `stop_at` ends early (used to test resumption); checkpoints at multiples of `keep_every`
+    stay on disk (to evaluate a policy along training). Returns a training summary."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from torch.utils.tensorboard import SummaryWriter
@@ -130,7 +150,7 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
             t_log, samples = time.perf_counter(), 0
         if step % cfg.ckpt_every == 0 or step == end:
             _save(accelerator, out, step, {"config": asdict(cfg), "seconds": before + time.perf_counter() - t0,
-                                           "git_started": started, **(extra_state or {})})
+                                           "git_started": started, **(extra_state or {})}, keep_every)
     bar.close()
     if writer:
         writer.close()

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
-from hilam.bench import CellConfig, run_cell, table
+import torch
+
+from hilam.bench import CellConfig, prepare_cell, run_cell, table
 
 REQUIRED = {"suite", "method", "frac", "seed", "profile", "success_rate", "ci95", "episodes", "per_task", "protocol",
             "train", "eval", "data", "versions", "git", "hardware"}
@@ -12,7 +14,7 @@ REQUIRED = {"suite", "method", "frac", "seed", "profile", "success_rate", "ci95"
 def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     cell = CellConfig(suite="object", method="baku", frac=0.5, seed=0, profile="smoke", workers=1,
                       data=str(tmp_path / "demos"), runs=str(tmp_path / "runs"), results=str(tmp_path / "results"),
-                      tasks=(3,), demos_per_task=2)
+                      tasks=(3,), demos_per_task=2, keep_every=15)
     r = run_cell(cell)
     assert REQUIRED <= set(r)
     saved = json.loads(cell.path().read_text())
@@ -25,15 +27,24 @@ def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     assert run_cell(cell) == saved
     assert "exists; skipping" in capsys.readouterr().out
     assert "libero_object" in table([r])
+    # the checkpoint kept halfway loads into the trained method and is another policy than the last one
+    data, method, run_dir, _ = prepare_cell(cell)
+    method.fit(data, run_dir, cell.seed)
+    assert list(method.checkpoints(run_dir)) == [15, 30]
+    last = {k: v.clone() for k, v in method.objective.state_dict().items()}
+    method.restore(method.checkpoints(run_dir)[15])
+    assert any(not torch.equal(last[k], v) for k, v in method.objective.state_dict().items())
 
 
 def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path):
     """The whole HiLAM pipeline on the real simulator: corpus rendering, IDM/FDM, H-Net skills, pi^h/pi^l."""
     cell = CellConfig(suite="object", method="hilam", frac=0.5, seed=0, profile="smoke", workers=1,
                       data=str(tmp_path / "demos"), video=str(tmp_path / "video"), runs=str(tmp_path / "runs"),
-                      results=str(tmp_path / "results"), tasks=(3,), demos_per_task=2)
+                      results=str(tmp_path / "results"), tasks=(3,), demos_per_task=2, keep_every=15)
     r = run_cell(cell)
     assert REQUIRED <= set(r) and r["episodes"] == 1
+    _, method, run_dir, _ = prepare_cell(cell)
+    assert list(method.checkpoints(run_dir)) == [15, 30]  # the fine-tuning phase's
     assert r["train"]["pretrain"]["steps"] == 20 and r["train"]["steps"] == 30
     skills = r["method_config"]["skills"]
     assert skills["shared"]["corpus"]["clips"] == 1 and skills["target_clips"] == 1

@@ -9,7 +9,7 @@ import torch
 
 from baselines.hma.config import DynamicsConfig, preset
 from baselines.hma.dynamics import WorldModel, mask_ratio
-from baselines.hma.run import episodes_from_demos, evaluate, fit
+from baselines.hma.run import Demo, episodes_from_demos, evaluate, fit
 from baselines.hma.tokenizer import ImageTokenizer, TokenizerObjective
 from tests.helpers import adam_steps
 
@@ -26,7 +26,8 @@ def moving_codes(batch: int, frames: int, rng: np.random.Generator) -> tuple[np.
 
 
 def small_world(spaces: dict[str, int]) -> WorldModel:
-    cfg = DynamicsConfig(width=32, layers=2, heads=2, frames=3, action_spaces=spaces, frame_stride=1, decode_steps=2)
+    cfg = DynamicsConfig(width=32, layers=2, heads=2, frames=3, action_spaces=spaces, frame_stride=1, decode_steps=2,
+                         state_dims={name: 1 for name in spaces})
     return WorldModel(cfg, CODEBOOK, TOKENS)
 
 
@@ -97,22 +98,81 @@ def test_tokenizer_round_trip_on_tiny_images():
     assert (tok.encode(tok.decode(codes)) == codes).float().mean() > 0.9  # decoded images re-encode to their codes
 
 
+def synthetic_demos(tasks: int = 2, per_task: int = 2, length: int = 13, size: int = 32) -> list[Demo]:
+    """Demo-shaped noise with two camera views; proprio follows the summed actions, as joints follow commands."""
+    rng = np.random.default_rng(0)
+    demos = []
+    for task in range(tasks):
+        for _ in range(per_task):
+            actions = rng.uniform(-1, 1, (length, 7)).astype(np.float32)
+            states = np.concatenate([np.cumsum(actions, 0), np.zeros((length, 2))], 1).astype(np.float32)
+            demos.append(Demo(rng.integers(0, 255, (length, 2, size, size, 3), dtype=np.uint8), actions, states, task))
+    return demos
+
+
 def test_fit_and_metrics_on_demo_shaped_data(tmp_path):
     """The whole pipeline on tiny synthetic demos: training, held-out windows, every metric present and sane."""
     cfg = preset("smoke")
-    rng = np.random.default_rng(0)
-    demos = []
-    for task in range(2):
-        for _ in range(2):
-            frames = rng.integers(0, 255, (13, 32, 32, 3), dtype=np.uint8)
-            demos.append((frames, rng.uniform(-1, 1, (13, 7)).astype(np.float32), task))
-    episodes = episodes_from_demos(demos, cfg)
+    episodes = episodes_from_demos(synthetic_demos(), cfg)
     assert [e.test for e in episodes] == [False, True, False, True]
-    assert episodes[0].frames.shape == (7, 16, 16, 3) and episodes[0].actions.shape == (6, 14)
+    e = episodes[0]
+    assert e.frames.shape == (7, 2, 16, 16, 3) and e.actions.shape == (6, 14) and e.states.shape == (7, 9)
     tok, model, summary = fit(cfg, episodes, tmp_path)
     assert summary["dynamics"]["steps"] == cfg.dynamics_train.steps
+    assert e.codes.shape == (7, 2 * tok.grid ** 2)  # both views' tokens in one frame
     metrics, examples = evaluate(replace(cfg, horizon=2), tok, model, episodes)
     assert metrics["windows"] == 6 and len(metrics["per_step"]["psnr"]) == 2
     for k in ("true_actions", "other_actions", "tokenizer_reconstruction", "copy_first_frame"):
         assert 0 < metrics[k]["psnr"] < 60 and -1 <= metrics[k]["ssim"] <= 1
+    assert set(metrics["per_view"]) == set(cfg.cameras) and len(metrics["state_readout_mae"]) == 9
     assert metrics["generated_frames_per_s_single"] > 0 and examples[0][0].shape == (2, 16, 16, 3)
+
+
+def test_state_readout_learns_proprio():
+    """The action token's readout learns a proprio that the frames show (here: the scene's position)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    cfg = DynamicsConfig(width=32, layers=2, heads=2, frames=3, action_spaces={"move": 1}, state_dims={"move": 1},
+                         frame_stride=1, decode_steps=2)
+    model = WorldModel(cfg, CODEBOOK, TOKENS)
+    data = [tuple(torch.as_tensor(x) for x in moving_codes(32, 3, rng)) for _ in range(8)]
+    data = [(c, a, c[:, :, :1].float()) for c, a in data]  # proprio = the position token
+    model.state_heads["move"].set_stats(np.concatenate([s.reshape(-1, 1).numpy() for _, _, s in data]))
+    step = iter(range(10 ** 6))
+
+    def state_loss(c, a, s):
+        h = model.hidden(c, a, "move")
+        head = model.state_heads["move"]
+        return torch.nn.functional.mse_loss(head(h[:, :, -1]), head.scale(s))
+
+    def loss():
+        c, a, s = data[next(step) % 8]
+        return model.masked_loss(c, a, "move", s)
+
+    first = float(state_loss(*data[0]).detach())
+    adam_steps(model.parameters(), loss, 300, lr=3e-3)
+    c, a, s = data[0]
+    assert float(state_loss(c, a, s).detach()) < 0.2 * first
+    read = model.read_state(c, a, "move")
+    assert read.shape == (32, 1) and float((read - s[:, -1]).abs().mean()) < 1.0  # within a token of the truth
+
+
+def test_cached_generation_matches_the_full_window():
+    """next_frame runs the context once and the new frame alone: its logits are the full window's last frame's."""
+    torch.manual_seed(0)
+    model = small_world({"move": 1}).eval()
+    codes, act = (torch.as_tensor(x) for x in moving_codes(4, 3, np.random.default_rng(0)))
+    masked = codes.clone()
+    masked[:, -1] = model.mask_id
+    full = model(masked, act, "move")[:, -1]
+    past, x = [], model._inputs(codes[:, :2], model._action_tokens(act, "move")[:, :2], 0)
+    for blk in model.blocks:
+        x, mid = blk(x)
+        past.append(mid)
+    y = model._inputs(masked[:, 2:], model._action_tokens(act, "move")[:, 2:], 2)
+    for blk, mid in zip(model.blocks, past):
+        y, _ = blk(y, mid)
+    torch.testing.assert_close(model.head(y[:, 0, :TOKENS]), full, atol=1e-5, rtol=1e-4)
+    new, state = model.next_frame(codes[:, :2], act, "move", with_state=True)
+    window = torch.cat([codes[:, :2], new[:, None]], 1)
+    torch.testing.assert_close(state, model.read_state(window, act, "move"), atol=1e-5, rtol=1e-4)

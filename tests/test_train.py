@@ -1,6 +1,8 @@
 """The trainer: the loss falls, and a resumed run continues the exact loss curve."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -74,3 +76,21 @@ def test_the_commit_that_started_training_survives_resumes(tmp_path, monkeypatch
     assert first["git_started"] == second["git_started"] == "commit-a"
     assert trainer.brief(second)["git_started"] == "commit-a" and "losses" not in trainer.brief(second)
     assert train(Regression(), Data(), CFG, tmp_path / "fresh")["git_started"] == "commit-b"
+
+
+def test_kept_checkpoints_hold_the_weights_of_their_step(tmp_path):
+    from hilam.train import kept_checkpoints, load_weights
+
+    cfg = replace(CFG, ckpt_every=10)
+    train(Regression(), Data(), cfg, tmp_path / "plain")
+    assert list(kept_checkpoints(tmp_path / "plain")) == [40]  # superseded checkpoints are deleted
+    train(Regression(), Data(), cfg, tmp_path / "kept", keep_every=20)
+    kept = kept_checkpoints(tmp_path / "kept")
+    assert list(kept) == [20, 40]
+    train(Regression(), Data(), replace(cfg, steps=20), tmp_path / "short")  # the same run, stopped at step 20
+    probe = torch.randn(8, 4)
+    at20 = load_weights(Regression(), kept[20]).eval().net(probe)
+    torch.testing.assert_close(at20, load_weights(Regression(), tmp_path / "short" / "step_20").eval().net(probe))
+    assert not torch.allclose(load_weights(Regression(), kept[40]).eval().net(probe), at20)
+    with pytest.raises(FileNotFoundError, match="no model weights"):
+        load_weights(Regression(), tmp_path)

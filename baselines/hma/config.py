@@ -30,9 +30,26 @@ class DynamicsConfig:
     heads: int = 4
     frames: int = 4  # frames per training window (the first is always given); generation keeps frames - 1
     action_spaces: dict[str, int] = field(default_factory=lambda: {"libero_osc": 7})  # name -> per-step dim
+    state_dims: dict[str, int] = field(default_factory=lambda: {"libero_osc": 9})  # proprio read out per space
+    state_weight: float = 1.0  # weight of the proprio readout's loss beside the masked-token loss
     frame_stride: int = 4  # control steps between world-model frames; the stem sees their actions concatenated
     decode_steps: int = 8  # MaskGIT iterations to generate one frame
     min_mask: float = 0.05  # at least this fraction of a predicted frame's tokens is masked in training
+
+
+@dataclass
+class JudgeConfig:
+    """The success classifier, trained on real frames only: which task's goal a frame shows reached, or none.
+    Scripted demos end at success, so a demo's last frames are its task's success frames."""
+
+    widths: tuple[int, ...] = (16, 32, 64, 64)
+    groups: int = 8
+    shift: int = 4  # random-shift augmentation (px)
+    success_steps: int = 4  # a demo's last control steps count as success frames
+    margin_steps: int = 24  # frames this few steps before them are neither (the object is nearly in place)
+    negative_every: int = 4  # every n-th earlier frame is a "not yet" example
+    threshold: float = 0.5  # an episode succeeds once its task's probability passes this
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, batch_size=64, lr=1e-3))
 
 
 @dataclass
@@ -41,7 +58,8 @@ class HMAConfig:
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     tokenizer_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=32, lr=3e-4))
     dynamics_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2500, batch_size=16, lr=3e-4))
-    camera: str = "agentview_rgb"
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    cameras: tuple[str, ...] = ("agentview_rgb", "eye_in_hand_rgb")  # the views of a frame; metrics use the first
     test_per_task: int = 1  # the last demos of each task are held out for the metrics
     horizon: int = 10  # frames generated per held-out window for PSNR / SSIM / controllability
 
@@ -58,6 +76,9 @@ PRESETS: dict[str, HMAConfig] = {
                        dynamics=DynamicsConfig(width=32, layers=1, heads=2, frames=3, frame_stride=2, decode_steps=2),
                        tokenizer_train=TrainConfig(steps=20, batch_size=8, lr=1e-3, log_every=10, ckpt_every=20),
                        dynamics_train=TrainConfig(steps=20, batch_size=4, lr=1e-3, log_every=10, ckpt_every=20),
+                       judge=JudgeConfig(widths=(8, 16), groups=4, shift=1, success_steps=2, margin_steps=2,
+                                         negative_every=2,
+                                         train=TrainConfig(steps=20, batch_size=8, lr=1e-3, log_every=10, ckpt_every=20)),
                        horizon=2),
 }
 

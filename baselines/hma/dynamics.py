@@ -1,10 +1,11 @@
 """HMA's dynamics model at small scale: a spatial-temporal transformer over frames of image tokens.
 
-Each frame is its grid of codebook indices plus one action token: the action that led into the frame, through
-the stem of its action space (normalise, MLP), also added to every token of the frame. Spatial attention mixes
-the tokens of one frame; temporal attention is causal over frames. Training masks a cosine-scheduled fraction
-of each predicted frame's tokens and predicts them (MaskGIT); generation unmasks a new frame in a few steps,
-most confident tokens first.
+Each frame is the codebook indices of its camera views plus one action token: the action that led into the
+frame, through the stem of its action space (normalise, MLP), also added to every token of the frame. Spatial
+attention mixes the tokens of one frame; temporal attention is causal over frames. Training masks a
+cosine-scheduled fraction of each predicted frame's tokens and predicts them (MaskGIT); generation unmasks a new
+frame in a few steps, most confident tokens first. The action token's output also reads out the embodiment's
+proprio (a head per action space), so a policy that needs it can run inside the model.
 """
 from __future__ import annotations
 
@@ -18,21 +19,45 @@ from torch import nn
 from baselines.hma.config import DynamicsConfig
 
 
-class ActionStem(nn.Module):
-    """One action space: standardise with its training statistics, then an MLP to the model width."""
+class Standardised(nn.Module):
+    """Mean and std of one embodiment's vectors (actions or proprio), set from training data, kept as buffers."""
 
-    def __init__(self, dim: int, width: int):
+    def __init__(self, dim: int):
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
+
+    def set_stats(self, x: np.ndarray) -> None:
+        self.mean.copy_(torch.as_tensor(x.mean(0)))
+        self.std.copy_(torch.as_tensor(np.maximum(x.std(0), 1e-3)))
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class ActionStem(Standardised):
+    """One action space: standardise with its training statistics, then an MLP to the model width."""
+
+    def __init__(self, dim: int, width: int):
+        super().__init__(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, width), nn.GELU(), nn.Linear(width, width))
 
-    def set_stats(self, actions: np.ndarray) -> None:
-        self.mean.copy_(torch.as_tensor(actions.mean(0)))
-        self.std.copy_(torch.as_tensor(np.maximum(actions.std(0), 1e-3)))
-
     def forward(self, a: torch.Tensor) -> torch.Tensor:
-        return self.mlp((a - self.mean) / self.std)
+        return self.mlp(self.scale(a))
+
+
+class StateHead(Standardised):
+    """One embodiment's proprio of a frame, read out at its action token (in standardised units)."""
+
+    def __init__(self, width: int, dim: int):
+        super().__init__(dim)
+        self.linear = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, dim))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.linear(h)
+
+    def unscale(self, y: torch.Tensor) -> torch.Tensor:
+        return y * self.std + self.mean
 
 
 class Attention(nn.Module):
@@ -41,10 +66,21 @@ class Attention(nn.Module):
         self.ln, self.qkv, self.proj = nn.LayerNorm(width), nn.Linear(width, 3 * width), nn.Linear(width, width)
         self.heads, self.causal = heads, causal
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _qkv(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
-        q, k, v = self.qkv(self.ln(x)).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        return self.qkv(self.ln(x)).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+
+    def forward(self, x: torch.Tensor, past: torch.Tensor | None = None) -> torch.Tensor:
+        """Self-attention over x (B, T, C). With `past` (B, Tp, C), the inputs of earlier positions, x is one
+        position that also attends to them (their keys and values are recomputed, not stored)."""
+        b, t, c = x.shape
+        q, k, v = self._qkv(x)
+        causal = self.causal
+        if past is not None:
+            assert t == 1, "with past inputs, attend from one new position"
+            _, k_past, v_past = self._qkv(past)
+            k, v, causal = torch.cat([k_past, k], 2), torch.cat([v_past, v], 2), False
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         return x + self.proj(y.transpose(1, 2).reshape(b, t, c))
 
 
@@ -56,11 +92,14 @@ class STBlock(nn.Module):
         self.spatial, self.temporal = Attention(width, heads, causal=False), Attention(width, heads, causal=True)
         self.mlp = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, past: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, S, C) -> (output, the temporal attention's input). With `past`, the temporal attention's
+        inputs of earlier frames (what this returned for them), x is one new frame attending to them too."""
         b, t, s, c = x.shape
-        x = self.spatial(x.reshape(b * t, s, c)).view(b, t, s, c)
-        x = self.temporal(x.transpose(1, 2).reshape(b * s, t, c)).view(b, s, t, c).transpose(1, 2)
-        return x + self.mlp(x)
+        mid = self.spatial(x.reshape(b * t, s, c)).view(b, t, s, c)
+        ctx = None if past is None else past.transpose(1, 2).reshape(b * s, -1, c)
+        x = self.temporal(mid.transpose(1, 2).reshape(b * s, t, c), ctx).view(b, s, t, c).transpose(1, 2)
+        return x + self.mlp(x), mid
 
 
 def mask_ratio(u: torch.Tensor) -> torch.Tensor:
@@ -78,6 +117,7 @@ class WorldModel(nn.Module):
         self.time_pos = nn.Parameter(torch.zeros(1, cfg.frames, 1, d))
         self.start = nn.Parameter(torch.zeros(d))  # the "action" into the first frame
         self.stems = nn.ModuleDict({name: ActionStem(dim * cfg.frame_stride, d) for name, dim in cfg.action_spaces.items()})
+        self.state_heads = nn.ModuleDict({name: StateHead(d, dim) for name, dim in cfg.state_dims.items()})
         self.blocks = nn.ModuleList(STBlock(d, cfg.heads) for _ in range(cfg.layers))
         self.head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, codebook))
         nn.init.normal_(self.space_pos, std=0.02)
@@ -87,43 +127,83 @@ class WorldModel(nn.Module):
     def mask_id(self) -> int:
         return self.codebook
 
-    def forward(self, codes: torch.Tensor, actions: torch.Tensor, space: str) -> torch.Tensor:
-        """codes (B, T, N) with MASK where unknown, actions (B, T - 1, stem dim) between consecutive frames
-        -> logits (B, T, N, codebook)."""
-        b, t, n = codes.shape
-        act = torch.cat([self.start.expand(b, 1, -1), self.stems[space](actions)], 1)[:, :, None]  # (B, T, 1, d)
-        x = torch.cat([self.embed(codes), torch.zeros_like(act)], 2) + act + self.space_pos + self.time_pos[:, :t]
-        for blk in self.blocks:
-            x = blk(x)
-        return self.head(x[:, :, :n])
+    def _inputs(self, codes: torch.Tensor, act: torch.Tensor, t0: int) -> torch.Tensor:
+        """codes (B, T, N) and the action tokens into each frame (B, T, d) of frames from time t0 on ->
+        (B, T, N + 1, d): token embeddings and an action token, the action added everywhere, positions."""
+        act = act[:, :, None]
+        x = torch.cat([self.embed(codes), torch.zeros_like(act)], 2) + act + self.space_pos
+        return x + self.time_pos[:, t0:t0 + codes.shape[1]]
 
-    def masked_loss(self, codes: torch.Tensor, actions: torch.Tensor, space: str) -> torch.Tensor:
-        """Cross-entropy on a cosine-scheduled random subset of each predicted frame's tokens (frame 0 is given)."""
+    def _action_tokens(self, actions: torch.Tensor, space: str) -> torch.Tensor:
+        """(B, T - 1, stem dim) actions between frames -> (B, T, d): the token into each frame (start first)."""
+        return torch.cat([self.start.expand(len(actions), 1, -1), self.stems[space](actions)], 1)
+
+    def hidden(self, codes: torch.Tensor, actions: torch.Tensor, space: str) -> torch.Tensor:
+        """codes (B, T, N) with MASK where unknown, actions (B, T - 1, stem dim) between consecutive frames
+        -> the last block's output (B, T, N + 1, width); position N is the frame's action token."""
+        x = self._inputs(codes, self._action_tokens(actions, space), 0)
+        for blk in self.blocks:
+            x, _ = blk(x)
+        return x
+
+    def forward(self, codes: torch.Tensor, actions: torch.Tensor, space: str) -> torch.Tensor:
+        """-> token logits (B, T, N, codebook); see `hidden`."""
+        return self.head(self.hidden(codes, actions, space)[:, :, :-1])
+
+    def masked_loss(self, codes: torch.Tensor, actions: torch.Tensor, space: str,
+                    states: torch.Tensor | None = None) -> torch.Tensor:
+        """Cross-entropy on a cosine-scheduled random subset of each predicted frame's tokens (frame 0 is given),
+        plus, given the frames' proprio `states` (B, T, P), the readout's MSE in standardised units."""
         b, t, n = codes.shape
         ratio = mask_ratio(torch.rand(b, t - 1, 1, device=codes.device)).clamp(min=self.cfg.min_mask)
         rank = torch.rand(b, t - 1, n, device=codes.device).argsort(-1).argsort(-1)  # a random order per frame
         mask = torch.cat([torch.zeros(b, 1, n, dtype=torch.bool, device=codes.device), rank < (ratio * n).ceil()], 1)
-        logits = self(codes.masked_fill(mask, self.mask_id), actions, space)
-        return F.cross_entropy(logits[mask], codes[mask])
+        h = self.hidden(codes.masked_fill(mask, self.mask_id), actions, space)
+        loss = F.cross_entropy(self.head(h[:, :, :-1])[mask], codes[mask])
+        if states is not None:
+            head = self.state_heads[space]
+            loss = loss + self.cfg.state_weight * F.mse_loss(head(h[:, :, -1]), head.scale(states))
+        return loss
 
     @torch.no_grad()
-    def next_frame(self, context: torch.Tensor, actions: torch.Tensor, space: str) -> torch.Tensor:
+    def next_frame(self, context: torch.Tensor, actions: torch.Tensor, space: str, with_state: bool = False
+                   ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """context codes (B, c, N) and the c actions after each context frame -> codes of frame c + 1 (B, N),
-        unmasked in `decode_steps` greedy MaskGIT steps; the window keeps the last `frames - 1` context frames."""
+        unmasked in `decode_steps` greedy MaskGIT steps (and, `with_state`, its proprio (B, P)); the window keeps
+        the last `frames - 1` context frames. The context goes through the blocks once; each step then runs the
+        new frame alone, attending to the context's cached block inputs."""
         keep = self.cfg.frames - 1
         context, actions = context[:, -keep:], actions[:, -keep:]
-        b, n = len(context), self.tokens
-        new = torch.full((b, 1, n), self.mask_id, dtype=torch.long, device=context.device)
+        (b, c, n), act = context.shape, self._action_tokens(actions, space)  # act: (B, c + 1, d)
+        x, past = self._inputs(context, act[:, :c], 0), []
+        for blk in self.blocks:
+            x, mid = blk(x)
+            past.append(mid)
+
+        def run(new: torch.Tensor) -> torch.Tensor:
+            y = self._inputs(new[:, None], act[:, c:], c)
+            for blk, mid in zip(self.blocks, past):
+                y, _ = blk(y, mid)
+            return y[:, 0]  # (B, N + 1, d)
+
+        new = torch.full((b, n), self.mask_id, dtype=torch.long, device=context.device)
         for s in range(self.cfg.decode_steps):
-            logits = self(torch.cat([context, new], 1), actions, space)[:, -1]
-            prob, guess = logits.softmax(-1).max(-1)
-            masked = new[:, 0] == self.mask_id
+            prob, guess = self.head(run(new)[:, :n]).softmax(-1).max(-1)
+            masked = new == self.mask_id
             prob = prob.masked_fill(~masked, -1.0)  # only still-masked tokens compete
             remain = max(0, math.floor(n * math.cos(math.pi / 2 * (s + 1) / self.cfg.decode_steps)))  # 0 at the last step
-            reveal = int(masked[0].sum()) - remain
-            top = prob.topk(reveal, -1).indices
-            new[:, 0].scatter_(1, top, guess.gather(1, top))
-        return new[:, 0]
+            top = prob.topk(int(masked[0].sum()) - remain, -1).indices
+            new.scatter_(1, top, guess.gather(1, top))
+        if not with_state:
+            return new
+        head = self.state_heads[space]
+        return new, head.unscale(head(run(new)[:, n]))
+
+    @torch.no_grad()
+    def read_state(self, codes: torch.Tensor, actions: torch.Tensor, space: str) -> torch.Tensor:
+        """The proprio of the last of these complete frames (B, P), as `hidden` takes them."""
+        head = self.state_heads[space]
+        return head.unscale(head(self.hidden(codes, actions, space)[:, -1, -1]))
 
     @torch.no_grad()
     def rollout(self, first: torch.Tensor, actions: torch.Tensor, space: str) -> torch.Tensor:

@@ -33,6 +33,11 @@ def proprio_of(obs: dict) -> np.ndarray:
     return np.concatenate([obs["joint_states"], obs["gripper_states"]], axis=-1).astype(np.float32)
 
 
+def split_proprio(proprio: np.ndarray) -> dict[str, np.ndarray]:
+    """The inverse of `proprio_of`: (..., 9) -> the observation keys it was made from."""
+    return {"joint_states": proprio[..., :7], "gripper_states": proprio[..., 7:]}
+
+
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     """Area-downsample (N, H, W, 3) uint8 images to size x size (0 or the same size: unchanged)."""
     if size == 0 or images.shape[1] == size:
