@@ -95,7 +95,7 @@ def policy_checkpoints(cells: list[str]) -> list[tuple[str, CellConfig, int]]:
 
 
 def evaluate_policies(cfg: HMAConfig, sim: WorldModelSim, judge: SuccessJudge, cells: list[str], suite: str,
-                      episodes_per_task: int, workers: int) -> dict:
+                      episodes_per_task: int, workers: int, tasks: tuple[int, ...] = ()) -> dict:
     """Real-simulator and world-model success of each kept checkpoint, from the same init states, and the
     Spearman correlation between them. Real evaluations are journalled beside the checkpoints (resumable)."""
     from scipy.stats import spearmanr
@@ -105,7 +105,7 @@ def evaluate_policies(cfg: HMAConfig, sim: WorldModelSim, judge: SuccessJudge, c
         data, method, run_dir, _ = prepare_cell(cell)
         method.fit(data, run_dir, cell.seed)  # finished: loads the last checkpoint
         method.restore(method.checkpoints(run_dir)[step])
-        ev_cfg = EvalConfig(suite=suite, episodes_per_task=episodes_per_task, tasks=cell.tasks, workers=workers,
+        ev_cfg = EvalConfig(suite=suite, episodes_per_task=episodes_per_task, tasks=tasks or cell.tasks, workers=workers,
                             seed=cell.seed, journal=str(run_dir / f"eval_step{step}-{episodes_per_task}eps.jsonl"))
         real = evaluate_real(method.policy(), ev_cfg)
         if cell.seed not in firsts:
@@ -143,6 +143,7 @@ def main() -> None:
     ap.add_argument("--cells", nargs="*", default=[], help="results cells whose kept checkpoints to evaluate")
     ap.add_argument("--episodes-per-task", type=int, default=5, help="per checkpoint, in both simulators")
     ap.add_argument("--workers", type=int, default=0, help="real-simulator evaluation workers (0: CPU cores)")
+    ap.add_argument("--tasks", type=int, nargs="*", default=[], help="evaluate policies on these tasks only")
     a = ap.parse_args()
     suite = resolve_suite(a.suite).name
     cfg = preset(a.profile)
@@ -171,7 +172,8 @@ def main() -> None:
            "simulator": simulator_frames_per_s(cfg.dynamics.frame_stride)}
     if a.cells:
         sim = WorldModelSim(cfg, tok, model)
-        out["policy_evaluation"] = evaluate_policies(cfg, sim, judge, a.cells, suite, a.episodes_per_task, a.workers)
+        out["policy_evaluation"] = evaluate_policies(cfg, sim, judge, a.cells, suite, a.episodes_per_task, a.workers,
+                                                  tuple(a.tasks))
     out |= provenance()
     write_json(Path(a.out) / f"{suite}.json", out)
     strip(Path(a.out) / f"{suite}.png", examples)
