@@ -29,9 +29,7 @@ from baselines.hma.simulator import (
 from baselines.hma.success import SuccessJudge, fit_judge, judge_accuracy
 from hilam.atomic import write_json
 from hilam.bench import CellConfig, prepare_cell
-from hilam.data.dataset import proprio_of, resize_images
-from hilam.data.fractions import select_demos
-from hilam.data.schema import read_task_file, task_file
+from hilam.data.dataset import proprio_of, resize_images, selected_demos
 from hilam.envs.suites import resolve_suite, task_specs
 from hilam.evaluate import EvalConfig, Journal, plan_episodes
 from hilam.evaluate import evaluate as evaluate_real
@@ -71,15 +69,8 @@ def simulator_frames_per_s(stride: int, path: Path = Path("results/benchmarks/ev
 
 def load_demos(data: str, suite: str, frac: float, cameras: tuple[str, ...], size: int) -> list[Demo]:
     """The demos --frac selects of every task (more rendered demos do not change them), views at `size` px."""
-    demos = []
-    for task in task_specs(suite):
-        td = read_task_file(task_file(data, suite, task.name))
-        by_id = dict(zip(td.demo_ids, td.demos))
-        for i in select_demos(task.name, int(td.attrs.get("pool_size", len(td.demos))), frac):
-            d = by_id[i]
-            views = np.stack([resize_images(d.obs[c], size) for c in cameras], 1)
-            demos.append(Demo(views, d.actions, proprio_of(d.obs), task.task_id))
-    return demos
+    return [Demo(np.stack([resize_images(d.obs[c], size) for c in cameras], 1), d.actions, proprio_of(d.obs),
+                 task.task_id) for task in task_specs(suite) for d in selected_demos(data, suite, task, frac)]
 
 
 def policy_checkpoints(cells: list[str]) -> list[tuple[str, CellConfig, int]]:

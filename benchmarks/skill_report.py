@@ -59,18 +59,11 @@ def strip(path: Path, rows: list[tuple[str, np.ndarray, dict[int, np.ndarray]]],
 
 def demos_of(suite: str, root: str, frac: float) -> list[dict]:
     """The demos a fraction selects, per task in suite order: agentview frames, states, task."""
-    from hilam.data.fractions import select_demos
-    from hilam.data.schema import read_task_file, task_file
+    from hilam.data.dataset import selected_demos
     from hilam.envs.suites import task_specs
 
-    out = []
-    for task in task_specs(suite):
-        td = read_task_file(task_file(root, suite, task.name))
-        by_id = dict(zip(td.demo_ids, td.demos))
-        for i in select_demos(task.name, int(td.attrs.get("pool_size", len(td.demos))), frac):
-            d = by_id[i]
-            out.append({"task": task, "frames": d.obs[VIDEO_CAMERA], "states": d.states})
-    return out
+    return [{"task": task, "frames": d.obs[VIDEO_CAMERA], "states": d.states}
+            for task in task_specs(suite) for d in selected_demos(root, suite, task, frac)]
 
 
 def key_step_scores(demos: list[dict], labels, stride: int) -> dict:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hilam.data.fractions import select_demos
-from hilam.data.schema import IMAGE_KEYS, DemoFileError, read_task_file, task_file
-from hilam.envs.suites import resolve_suite, task_specs
+from hilam.data.schema import IMAGE_KEYS, Demo, DemoFileError, read_task_file, task_file
+from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 
 
 @dataclass
@@ -47,6 +47,19 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
 
 
+def selected_demos(root: str, suite: str, task: TaskSpec, frac: float, seed: int = 0) -> list[Demo]:
+    """The demos of one task that data fraction `frac` selects, read from its task file under `root`."""
+    path = task_file(root, suite, task.name)
+    td = read_task_file(path)
+    wanted = select_demos(task.name, int(td.attrs.get("pool_size", len(td.demos))), frac, seed)
+    by_id = dict(zip(td.demo_ids, td.demos))
+    missing = [i for i in wanted if i not in by_id]
+    if missing:
+        raise DemoFileError(f"{path}: data fraction {frac} needs demos {missing[:5]}... which the file does not "
+                            f"hold; run `hilam generate --suite {suite} --frac {frac}`")
+    return [by_id[i] for i in wanted]
+
+
 class DemoDataset:
     """All windows of the selected demos; `batch(idx)` gathers many samples at once."""
 
@@ -62,18 +75,9 @@ class DemoDataset:
         for task in task_specs(suite.name):
             if cfg.tasks and task.task_id not in cfg.tasks:
                 continue
-            path = task_file(cfg.root, suite.name, task.name)
-            td = read_task_file(path)
-            pool = int(td.attrs.get("pool_size", len(td.demos)))
-            wanted = select_demos(task.name, pool, cfg.frac, cfg.seed)
-            by_id = dict(zip(td.demo_ids, td.demos))
-            missing = [i for i in wanted if i not in by_id]
-            if missing:
-                raise DemoFileError(f"{path}: data fraction {cfg.frac} needs demos {missing[:5]}... which the "
-                                    f"file does not hold; run `hilam generate --suite {suite.name} --frac {cfg.frac}`")
+            wanted = selected_demos(cfg.root, suite.name, task, cfg.frac, cfg.seed)
             self.demos_per_task[task.name] = len(wanted)
-            for i in wanted:
-                d = by_id[i]
+            for d in wanted:
                 for k in IMAGE_KEYS:
                     images[k].append(resize_images(d.obs[k], cfg.image_size))
                 proprio.append(proprio_of(d.obs))
