@@ -5,7 +5,8 @@
 Loads (never retrains) the HiLAM cell's checkpoints through the same fit() the bench ran. On samples of the
 fine-tuning demos and of held-out demos (those a larger nested fraction adds) it compares pi^l's action-chunk
 loss given the labelled skill, pi^h's predicted skill, another sample's labelled skill and a zero skill, and
-pi^h's R^2 against the labelled skill. Writes
+pi^h's R^2 against the labelled skill; and, when the flat BAKU cell of the same fraction and seed exists, BAKU's
+loss on the same samples (the same objective), to compare pi^l with the flat policy. Writes
 results/diagnosis/hilam_<suite>_frac<F>.json. Held-out demos must be rendered first:
 `hilam generate --suite <suite> --frac <heldout-frac>`.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from baselines.baku import BakuMethod
 from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.envs.suites import resolve_suite
@@ -42,6 +44,14 @@ def measure(method: HilamMethod, src: SkilledDemos, pool: np.ndarray, samples: i
                 sums[name].append(float(method.low(b | {"skill": skill.numpy()})))
     return {"pi_l_action_loss_given": {k: float(np.mean(v)) for k, v in sums.items() if k != "r2"},
             "pi_h_skill_r2": float(np.mean(sums["r2"]))}
+
+
+def flat_loss(objective: torch.nn.Module, src, pool: np.ndarray, samples: int) -> float:
+    """A flat policy's action-chunk loss on the samples `measure` draws from `pool` (same seed, same order)."""
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        return float(np.mean([float(objective(src.batch(idx)))
+                              for idx in np.array_split(rng.choice(pool, samples), max(1, samples // 256))]))
 
 
 def main() -> None:
@@ -79,8 +89,16 @@ def main() -> None:
            "command": f"python -m benchmarks.hilam_diagnosis --suite {suite} --frac {a.frac:g} --profile {a.profile}",
            "heldout_frac": a.heldout_frac, "heldout_demos": int(len(np.unique(demo[unseen]))),
            "training_demos": train, "heldout_demos_scores": heldout} | provenance()
+    baku_dir = run_dir.parent.parent / "baku" / run_dir.name
+    if (baku_dir / "latest").exists():
+        baku = BakuMethod(profile, data.instructions)
+        baku.fit(data, baku_dir, a.seed)  # loads the finished cell's checkpoint
+        out["flat_baku_action_loss"] = {"run_dir": str(baku_dir),
+                                        "training_demos": flat_loss(baku.objective, data, np.arange(len(data)), a.samples),
+                                        "heldout_demos": flat_loss(baku.objective, held, unseen, a.samples)}
     write_json(Path(a.out) / f"hilam_{suite}_frac{a.frac:g}.json", out)
-    print(json.dumps({k: out[k] for k in ("training_demos", "heldout_demos_scores")}, indent=1))
+    print(json.dumps({k: out.get(k) for k in ("training_demos", "heldout_demos_scores", "flat_baku_action_loss")},
+                     indent=1))
 
 
 if __name__ == "__main__":
