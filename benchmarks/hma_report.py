@@ -136,6 +136,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="real-simulator evaluation workers (0: CPU cores)")
     ap.add_argument("--tasks", type=int, nargs="*", default=[], help="evaluate policies on these tasks only")
     a = ap.parse_args()
+    origin = provenance()  # before the long run, so edits to the tree meanwhile cannot mislabel it
     suite = resolve_suite(a.suite).name
     cfg = preset(a.profile)
     demos = load_demos(a.data, suite, a.frac, cfg.cameras, cfg.tokenizer.image_size)
@@ -165,7 +166,7 @@ def main() -> None:
         sim = WorldModelSim(cfg, tok, model)
         out["policy_evaluation"] = evaluate_policies(cfg, sim, judge, a.cells, suite, a.episodes_per_task, a.workers,
                                                   tuple(a.tasks))
-    out |= provenance()
+    out |= origin
     write_json(Path(a.out) / f"{suite}.json", out)
     strip(Path(a.out) / f"{suite}.png", examples)
     print(json.dumps({k: metrics[k] for k in ("true_actions", "other_actions", "delta_psnr_controllability",
