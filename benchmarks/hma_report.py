@@ -96,14 +96,16 @@ def evaluate_policies(cfg: HMAConfig, sim: WorldModelSim, judge: SuccessJudge, c
         data, method, run_dir, _ = prepare_cell(cell)
         method.fit(data, run_dir, cell.seed)  # finished: loads the last checkpoint
         method.restore(method.checkpoints(run_dir)[step])
+        last = step == max(method.checkpoints(run_dir))  # the cell's own evaluation already ran its episodes
+        journal = run_dir / ("eval_journal.jsonl" if last else f"eval_step{step}.jsonl")
         ev_cfg = EvalConfig(suite=suite, episodes_per_task=episodes_per_task, tasks=tasks or cell.tasks, workers=workers,
-                            seed=cell.seed, journal=str(run_dir / f"eval_step{step}-{episodes_per_task}eps.jsonl"))
+                            seed=cell.seed, journal=str(journal))
         real = evaluate_real(method.policy(), ev_cfg)
         if cell.seed not in firsts:
             firsts[cell.seed] = first_observations(ev_cfg)
         wm = evaluate_in_world_model(method.policy(), sim, judge, firsts[cell.seed], real["protocol"]["max_steps"])
         rows.append({"policy": label, "run_dir": str(run_dir), "step": step,
-                     "real": {k: real[k] for k in ("success_rate", "ci95", "episodes", "seconds")},
+                     "real": {k: real[k] for k in ("success_rate", "ci95", "episodes")} | {"journal": str(journal)},
                      "world_model": {k: v for k, v in wm.items() if k != "outcomes"},
                      "episode_agreement": float(np.mean([o["success"] == w for o, w in
                                                          zip(real_outcomes(ev_cfg), wm["outcomes"])]))})

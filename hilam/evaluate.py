@@ -92,6 +92,10 @@ def plan_episodes(cfg: EvalConfig) -> list[Episode]:
     return out
 
 
+def _identity(header: dict) -> dict:
+    return header | {"protocol": {k: v for k, v in header["protocol"].items() if k != "episodes_per_task"}}
+
+
 def episode_seed(cfg: EvalConfig, ep: Episode) -> int:
     """LIBERO samples placements (fixtures too, even under an init state) from NumPy's global RNG: the reset
     of each episode is seeded with this, so every evaluation is reproducible."""
@@ -100,7 +104,9 @@ def episode_seed(cfg: EvalConfig, ep: Episode) -> int:
 
 class Journal:
     """Finished episodes, one JSON line each, appended and flushed as they end, so an interrupted evaluation
-    resumes where it stopped. The first line holds the protocol and seed; a journal of another one is refused."""
+    resumes where it stopped. The first line holds the protocol and seed; a journal of another one is refused.
+    The number of episodes per task is not part of that identity: an episode's outcome does not depend on it, so
+    an evaluation of more (or fewer) episodes per task reuses the ones already run."""
 
     def __init__(self, path: str, cfg: EvalConfig):
         self.path = Path(path) if path else None
@@ -111,7 +117,7 @@ class Journal:
             return
         if self.path.exists():
             lines = [json.loads(x) for x in self.path.read_text().splitlines() if x.strip()]
-            if lines and lines[0] != self.header:
+            if lines and _identity(lines[0]) != _identity(self.header):
                 raise ValueError(f"{self.path}: journal of another evaluation ({lines[0]}); delete it to start over")
             for r in lines[1:]:
                 self.done[(r["task_id"], r["index"])] = r
@@ -154,6 +160,7 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
     """Roll the policy out on the configured episodes; returns the `eval` part of a results cell."""
     journal = Journal(cfg.journal, cfg)
     todo, finished = journal.restore(plan_episodes(cfg))
+    resumed = len(finished)
     max_steps = cfg.max_steps or resolve_suite(cfg.suite).max_steps
     n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(todo) or 1))
     queue = list(reversed(todo))
@@ -233,7 +240,7 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
     out = summarize(finished, cfg, journal.seconds + time.perf_counter() - t0, sum(e.steps for e in finished),
                     n_workers)
     out["step_phase_env_steps_per_s"] = env_steps / max(step_seconds, 1e-9)  # this run's steps only
-    out["resumed_episodes"] = len(journal.done)
+    out["resumed_episodes"] = resumed
     return out
 
 

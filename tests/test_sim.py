@@ -126,5 +126,7 @@ def test_interrupted_evaluation_resumes_from_its_journal(tmp_path):
     assert r["episodes"] == 3 and r["resumed_episodes"] == 1 and r["env_steps"] == 12
     again = evaluate(ConstantPolicy(), cfg)  # nothing left to run
     assert again["resumed_episodes"] == 3 and again["per_task"] == r["per_task"]
+    fewer = evaluate(ConstantPolicy(), EvalConfig(**{**cfg.__dict__, "episodes_per_task": 2}))  # a subset: all run
+    assert fewer["episodes"] == 2 and fewer["resumed_episodes"] == 2
     with pytest.raises(ValueError, match="journal of another evaluation"):
         evaluate(ConstantPolicy(), EvalConfig(**{**cfg.__dict__, "max_steps": 5}))
