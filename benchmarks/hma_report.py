@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from baselines.hma.simulator import (
     first_observations,
 )
 from baselines.hma.success import SuccessJudge, fit_judge, judge_accuracy
+from baselines.hma.tokenizer import ImageTokenizer
 from hilam.atomic import write_json
 from hilam.bench import CellConfig, prepare_cell
 from hilam.data.dataset import proprio_of, resize_images, selected_demos
@@ -71,6 +72,12 @@ def load_demos(data: str, suite: str, frac: float, cameras: tuple[str, ...], siz
     """The demos --frac selects of every task (more rendered demos do not change them), views at `size` px."""
     return [Demo(np.stack([resize_images(d.obs[c], size) for c in cameras], 1), d.actions, proprio_of(d.obs),
                  task.task_id) for task in task_specs(suite) for d in selected_demos(data, suite, task, frac)]
+
+
+def through_tokenizer(tok: ImageTokenizer, images: np.ndarray, batch: int = 512) -> np.ndarray:
+    """(N, H, W, 3) uint8 frames -> their reconstructions through the world model's tokenizer."""
+    return np.concatenate([tensor_to_images(tok.decode(tok.encode(images_to_tensor(images[i:i + batch]))))
+                           for i in range(0, len(images), batch)])
 
 
 def policy_checkpoints(cells: list[str]) -> list[tuple[str, CellConfig, int]]:
@@ -143,17 +150,18 @@ def main() -> None:
     cfg = preset(a.profile)
     demos = load_demos(a.data, suite, a.frac, cfg.cameras, cfg.tokenizer.image_size)
     episodes = episodes_from_demos(demos, cfg)
-    run_dir = Path(a.runs) / suite / "hma" / f"{a.profile}-{config_hash(cfg, len(demos))}"
+    # the judge is keyed on its own below: changing it retrains neither the tokenizer nor the dynamics
+    run_dir = Path(a.runs) / suite / "hma" / f"{a.profile}-{config_hash(replace(cfg, judge=None), len(demos))}"
     tok, model, training = fit(cfg, episodes, run_dir)
     metrics, examples = evaluate(cfg, tok, model, episodes)
     tasks = len(task_specs(suite))
     train_demos = [d for d, e in zip(demos, episodes) if not e.test]
     test_demos = [d for d, e in zip(demos, episodes) if e.test]
-    judge, judge_training = fit_judge(cfg, train_demos, tasks, run_dir / "judge")
-    through_tokenizer = lambda x: tensor_to_images(tok.decode(tok.encode(images_to_tensor(x))))
+    judge, judge_training = fit_judge(cfg, train_demos, tasks, run_dir / f"judge-{config_hash(cfg.judge)}",
+                                      reconstruct=lambda x: through_tokenizer(tok, x))
     judge_report = judge_training | {"held_out_real_frames": judge_accuracy(judge, test_demos, cfg, tasks),
                                      "held_out_tokenized_frames": judge_accuracy(judge, test_demos, cfg, tasks,
-                                                                                 through_tokenizer)}
+                                                                                 lambda x: through_tokenizer(tok, x))}
     out = {"suite": suite, "profile": a.profile,
            "command": f"python -m benchmarks.hma_report --suite {suite} --frac {a.frac:g} --profile {a.profile}"
                       + (f" --cells {' '.join(a.cells)} --episodes-per-task {a.episodes_per_task}" if a.cells else ""),

@@ -36,7 +36,7 @@ def square_demo(task: int, rng: np.random.Generator, length: int = 24, size: int
 def test_judge_learns_which_task_is_done(tmp_path):
     rng = np.random.default_rng(0)
     cfg = preset("smoke", judge=JudgeConfig(widths=(8, 16), groups=4, shift=1, success_steps=2, margin_steps=6,
-                                            negative_every=1, threshold=0.5))
+                                            negative_every=1, threshold=0.5, reconstructed=False))
     cfg.judge.train.steps, cfg.judge.train.lr = 600, 3e-3
     demos = [square_demo(t, rng) for t in (0, 1) for _ in range(4)]
     judge, info = fit_judge(cfg, demos, tasks=2, out_dir=tmp_path)
@@ -47,6 +47,11 @@ def test_judge_learns_which_task_is_done(tmp_path):
     last = np.stack([d.views[-1, 0] for d in held])
     own, other = np.asarray([d.task for d in held]), np.asarray([1 - d.task for d in held])
     assert judge(last, own).all() and not judge(last, other).any()  # the other task's goal is not reached
+    cfg.judge.reconstructed, cfg.judge.train.steps = True, 1
+    with pytest.raises(ValueError, match="reconstruct"):
+        fit_judge(cfg, demos, tasks=2, out_dir=tmp_path / "r")
+    _, both = fit_judge(cfg, demos, tasks=2, out_dir=tmp_path / "r", reconstruct=lambda x: x // 2)
+    assert both["examples"] == 2 * info["examples"] and both["success_examples"] == 32  # real + reconstructed
 
 
 def first_obs(demos: list[Demo], cameras: tuple[str, ...]) -> list[dict]:

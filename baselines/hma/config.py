@@ -49,6 +49,8 @@ class JudgeConfig:
     margin_steps: int = 24  # frames this few steps before them are neither (the object is nearly in place)
     negative_every: int = 4  # every n-th earlier frame is a "not yet" example
     threshold: float = 0.5  # an episode succeeds once its task's probability passes this
+    reconstructed: bool = True  # also train on the tokenizer's reconstructions of the same real frames, the
+    # look of world-model frames (a judge of real frames alone misses half the success frames there)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, batch_size=64, lr=1e-3))
 
 

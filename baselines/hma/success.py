@@ -48,10 +48,16 @@ class SuccessJudge:
         return self.prob(images, task) > self.threshold
 
 
-def fit_judge(cfg: HMAConfig, demos: list[Demo], tasks: int, out_dir: Path, seed: int = 0) -> tuple[SuccessJudge, dict]:
-    """Train (or resume / load) the judge on the training demos' real frames."""
+def fit_judge(cfg: HMAConfig, demos: list[Demo], tasks: int, out_dir: Path, seed: int = 0,
+              reconstruct: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[SuccessJudge, dict]:
+    """Train (or resume / load) the judge on the training demos' real frames, and with `cfg.judge.reconstructed`
+    on their `reconstruct`ions (through the world model's tokenizer) too."""
     j = cfg.judge
     images, labels, _ = success_examples(demos, j, cfg.tokenizer.image_size, tasks)
+    if j.reconstructed:
+        if reconstruct is None:
+            raise ValueError("judge.reconstructed needs the tokenizer's reconstruct function")
+        images, labels = np.concatenate([images, reconstruct(images)]), np.concatenate([labels, labels])
     done = np.flatnonzero(labels < tasks)  # a few per demo: repeated until they balance the earlier frames
     idx = np.r_[np.flatnonzero(labels == tasks), np.tile(done, max(1, round((labels == tasks).sum() / max(len(done), 1))))]
     torch.manual_seed(seed)
