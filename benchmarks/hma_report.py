@@ -59,13 +59,15 @@ def strip(path: Path, examples: list[tuple[np.ndarray, np.ndarray]]) -> None:
     plt.close(fig)
 
 
-def simulator_frames_per_s(stride: int, path: Path = Path("results/benchmarks/eval_throughput.json")) -> dict | None:
-    """What one world-model frame costs the real simulator on this CPU: `stride` physics steps and one camera."""
+def simulator_frames_per_s(stride: int, cameras: int, path: Path = Path("results/benchmarks/eval_throughput.json")
+                           ) -> dict | None:
+    """What one world-model frame costs the real simulator on this CPU: `stride` physics steps and a render of
+    each camera."""
     if not path.exists():
         return None
     raw = json.loads(path.read_text())["raw"]
-    ms = stride * raw["physics_step_ms"] + raw["render_per_camera_ms"]
-    return {"frames_per_s": 1000.0 / ms, "source": str(path), "ms_per_frame": ms}
+    ms = stride * raw["physics_step_ms"] + cameras * raw["render_per_camera_ms"]
+    return {"frames_per_s": 1000.0 / ms, "source": str(path), "ms_per_frame": ms, "cameras": cameras}
 
 
 def load_demos(data: str, suite: str, frac: float, cameras: tuple[str, ...], size: int) -> list[Demo]:
@@ -171,7 +173,7 @@ def main() -> None:
            "parameters": {"tokenizer": sum(p.numel() for p in tok.parameters()),
                           "dynamics": sum(p.numel() for p in model.parameters())},
            "training": training, "metrics": metrics, "success_judge": judge_report,
-           "simulator": simulator_frames_per_s(cfg.dynamics.frame_stride)}
+           "simulator": simulator_frames_per_s(cfg.dynamics.frame_stride, len(cfg.cameras))}
     if a.cells:
         sim = WorldModelSim(cfg, tok, model)
         out["policy_evaluation"] = evaluate_policies(cfg, sim, judge, a.cells, suite, a.episodes_per_task, a.workers,
