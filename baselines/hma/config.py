@@ -67,7 +67,7 @@ class HMAConfig:
 
 
 PRESETS: dict[str, HMAConfig] = {
-    # 2-core CPU: 64 px, 8x8 tokens, a 1.2M-parameter dynamics model; tokenizer + dynamics train in ~25 min
+    # 2-core CPU: 64 px, 8x8 tokens a view, a 1.2M-parameter dynamics model; tokenizer + dynamics train in ~35 min
     "cpu": HMAConfig(),
     "paper": HMAConfig(tokenizer=TokenizerConfig(image_size=128, widths=(64, 128, 256, 256, 256), groups=16,
                                                  code_dim=64, codebook=1024),
