@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -27,14 +28,14 @@ from baselines.hma.simulator import (
     first_observations,
 )
 from baselines.hma.success import SuccessJudge, fit_judge, judge_accuracy
-from baselines.hma.tokenizer import ImageTokenizer
+from baselines.hma.tokenizer import reconstruct
 from hilam.atomic import write_json
 from hilam.bench import CellConfig, prepare_cell
 from hilam.data.dataset import proprio_of, resize_images, selected_demos
 from hilam.envs.suites import resolve_suite, task_specs
 from hilam.evaluate import EvalConfig, Journal, plan_episodes
 from hilam.evaluate import evaluate as evaluate_real
-from hilam.policy_io import images_to_tensor, tensor_to_images
+from hilam.methods import Method
 from hilam.provenance import provenance
 from hilam.stages import config_hash
 
@@ -76,22 +77,19 @@ def load_demos(data: str, suite: str, frac: float, cameras: tuple[str, ...], siz
                  task.task_id) for task in task_specs(suite) for d in selected_demos(data, suite, task, frac)]
 
 
-def through_tokenizer(tok: ImageTokenizer, images: np.ndarray, batch: int = 512) -> np.ndarray:
-    """(N, H, W, 3) uint8 frames -> their reconstructions through the world model's tokenizer."""
-    return np.concatenate([tensor_to_images(tok.decode(tok.encode(images_to_tensor(images[i:i + batch]))))
-                           for i in range(0, len(images), batch)])
-
-
-def policy_checkpoints(cells: list[str]) -> list[tuple[str, CellConfig, int]]:
-    """(label, cell, step) for every kept checkpoint of these results cells."""
-    out = []
+def kept_policies(cells: list[str]) -> Iterator[tuple[str, CellConfig, Path, int, bool, Method]]:
+    """(label, cell, run directory, step, is it the cell's last checkpoint, the method with that step's weights)
+    for every kept checkpoint of these results cells; each cell's data and method are loaded once."""
     for path in cells:
         cell = CellConfig(**{**json.loads(Path(path).read_text())["cell_config"], "force": False})
         cell.tasks = tuple(cell.tasks)
-        _, method, run_dir, _ = prepare_cell(cell)
-        out += [(f"{cell.method} frac {cell.frac:g} seed {cell.seed} step {step}", cell, step)
-                for step in method.checkpoints(run_dir)]
-    return out
+        data, method, run_dir, _ = prepare_cell(cell)
+        method.fit(data, run_dir, cell.seed)  # finished: loads the last checkpoint
+        kept = method.checkpoints(run_dir)
+        for step, checkpoint in kept.items():
+            method.restore(checkpoint)
+            yield f"{cell.method} frac {cell.frac:g} seed {cell.seed} step {step}", cell, run_dir, step, \
+                step == max(kept), method
 
 
 def evaluate_policies(cfg: HMAConfig, sim: WorldModelSim, judge: SuccessJudge, cells: list[str], suite: str,
@@ -101,14 +99,11 @@ def evaluate_policies(cfg: HMAConfig, sim: WorldModelSim, judge: SuccessJudge, c
     from scipy.stats import spearmanr
 
     rows, firsts = [], {}
-    for label, cell, step in policy_checkpoints(cells):
-        data, method, run_dir, _ = prepare_cell(cell)
-        method.fit(data, run_dir, cell.seed)  # finished: loads the last checkpoint
-        method.restore(method.checkpoints(run_dir)[step])
-        last = step == max(method.checkpoints(run_dir))  # the cell's own evaluation already ran its episodes
+    for label, cell, run_dir, step, last, method in kept_policies(cells):
+        # the cell's own evaluation already ran its last checkpoint's episodes
         journal = run_dir / ("eval_journal.jsonl" if last else f"eval_step{step}.jsonl")
-        ev_cfg = EvalConfig(suite=suite, episodes_per_task=episodes_per_task, tasks=tasks or cell.tasks, workers=workers,
-                            seed=cell.seed, journal=str(journal))
+        ev_cfg = EvalConfig(suite=suite, episodes_per_task=episodes_per_task, tasks=tasks or cell.tasks,
+                            workers=workers, seed=cell.seed, journal=str(journal))
         real = evaluate_real(method.policy(), ev_cfg)
         if cell.seed not in firsts:
             firsts[cell.seed] = first_observations(ev_cfg)
@@ -123,8 +118,8 @@ def evaluate_policies(cfg: HMAConfig, sim: WorldModelSim, judge: SuccessJudge, c
     wm_rates = [r["world_model"]["success_rate"] for r in rows]
     rho, p = spearmanr(real_rates, wm_rates) if len(rows) > 2 else (float("nan"), float("nan"))
     return {"policies": rows, "spearman": float(rho), "spearman_p": float(p), "episodes_per_task": episodes_per_task,
-            "protocol": f"same official init states and seeds in both; the world model moves {cfg.dynamics.frame_stride} "
-                        "control steps per frame, so the policy acts that many times on each generated observation; "
+            "protocol": "same official init states and seeds in both; the world model moves "
+                        f"{cfg.dynamics.frame_stride} control steps per frame, so the policy acts that many times on each generated observation; "
                         f"success = the judge's probability > {cfg.judge.threshold} on any generated frame"}
 
 
@@ -160,10 +155,10 @@ def main() -> None:
     train_demos = [d for d, e in zip(demos, episodes) if not e.test]
     test_demos = [d for d, e in zip(demos, episodes) if e.test]
     judge, judge_training = fit_judge(cfg, train_demos, tasks, run_dir / f"judge-{config_hash(cfg.judge)}",
-                                      reconstruct=lambda x: through_tokenizer(tok, x))
+                                      reconstruct=lambda x: reconstruct(tok, x))
     judge_report = judge_training | {"held_out_real_frames": judge_accuracy(judge, test_demos, cfg, tasks),
                                      "held_out_tokenized_frames": judge_accuracy(judge, test_demos, cfg, tasks,
-                                                                                 lambda x: through_tokenizer(tok, x))}
+                                                                                 lambda x: reconstruct(tok, x))}
     out = {"suite": suite, "profile": a.profile,
            "command": f"python -m benchmarks.hma_report --suite {suite} --frac {a.frac:g} --profile {a.profile}"
                       + (f" --cells {' '.join(a.cells)} --episodes-per-task {a.episodes_per_task}" if a.cells else ""),

@@ -153,7 +153,7 @@ def test_state_readout_learns_proprio():
     adam_steps(model.parameters(), loss, 300, lr=3e-3)
     c, a, s = data[0]
     assert float(state_loss(c, a, s).detach()) < 0.2 * first
-    read = model.read_state(c, a, "move")
+    read = model.read_states(c, a, "move")[:, -1]
     assert read.shape == (32, 1) and float((read - s[:, -1]).abs().mean()) < 1.0  # within a token of the truth
 
 
@@ -175,4 +175,4 @@ def test_cached_generation_matches_the_full_window():
     torch.testing.assert_close(model.head(y[:, 0, :TOKENS]), full, atol=1e-5, rtol=1e-4)
     new, state = model.next_frame(codes[:, :2], act, "move", with_state=True)
     window = torch.cat([codes[:, :2], new[:, None]], 1)
-    torch.testing.assert_close(state, model.read_state(window, act, "move"), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(state, model.read_states(window, act, "move")[:, -1], atol=1e-5, rtol=1e-4)

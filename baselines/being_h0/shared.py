@@ -56,8 +56,8 @@ def fit_tokenizer(cfg: BeingH0Config, episodes: list[Episode], out: Path) -> tup
     tok.eval()
     error = reconstruction_error(tok, WindowSource(held, cfg.tokenizer.window, cfg.tokenizer.window).windows)
     return tok, {"dir": str(out), **brief(s), "train_windows": len(windows),
-                 "heldout_episodes": len(held) if held is not episodes else 0, "reconstruction_error": error, "tokens_per_window": tok.tokens_per_window,
-                 "vocab_size": tok.vocab_size}
+                 "heldout_episodes": len(held) if held is not episodes else 0, "reconstruction_error": error,
+                 "tokens_per_window": tok.tokens_per_window, "vocab_size": tok.vocab_size}
 
 
 def frame_tokens(tok: PartMotionTokenizer, episodes: list[Episode], stride: int, batch: int = 1024) -> np.ndarray:

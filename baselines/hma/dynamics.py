@@ -200,10 +200,10 @@ class WorldModel(nn.Module):
         return new, head.unscale(head(run(new)[:, n]))
 
     @torch.no_grad()
-    def read_state(self, codes: torch.Tensor, actions: torch.Tensor, space: str) -> torch.Tensor:
-        """The proprio of the last of these complete frames (B, P), as `hidden` takes them."""
+    def read_states(self, codes: torch.Tensor, actions: torch.Tensor, space: str) -> torch.Tensor:
+        """The proprio of each of these complete frames (B, T, P), as `hidden` takes them."""
         head = self.state_heads[space]
-        return head.unscale(head(self.hidden(codes, actions, space)[:, -1, -1]))
+        return head.unscale(head(self.hidden(codes, actions, space)[:, :, -1]))
 
     @torch.no_grad()
     def rollout(self, first: torch.Tensor, actions: torch.Tensor, space: str) -> torch.Tensor:

@@ -179,10 +179,9 @@ def evaluate(cfg: HMAConfig, tok: ImageTokenizer, model: WorldModel, episodes: l
 def state_readout_error(model: WorldModel, episodes: list[Episode], space: str) -> list[float]:
     """Mean absolute error per proprio dimension of the readout on true frames (windows of `frames` frames)."""
     t, errors = model.cfg.frames, []
-    head = model.state_heads[space]
     for e in episodes:
         for j in range(0, len(e.codes) - t + 1, t):
-            h = model.hidden(torch.as_tensor(e.codes[None, j:j + t]), torch.as_tensor(e.actions[None, j:j + t - 1]),
-                             space)
-            errors.append((head.unscale(head(h[0, :, -1])) - torch.as_tensor(e.states[j:j + t])).abs())
+            read = model.read_states(torch.as_tensor(e.codes[None, j:j + t]),
+                                     torch.as_tensor(e.actions[None, j:j + t - 1]), space)[0]
+            errors.append((read - torch.as_tensor(e.states[j:j + t])).abs())
     return torch.cat(errors).mean(0).tolist()

@@ -35,8 +35,8 @@ def success_examples(demos: list[Demo], cfg: JudgeConfig, image_size: int, tasks
 class SuccessJudge:
     """P(task's goal reached | first-view frame), thresholded into episode success."""
 
-    def __init__(self, net: FrameJudge, tasks: int, threshold: float):
-        self.net, self.tasks, self.threshold = net.eval(), tasks, threshold
+    def __init__(self, net: FrameJudge, threshold: float):
+        self.net, self.threshold = net.eval(), threshold
 
     @torch.no_grad()
     def prob(self, images: np.ndarray, task: np.ndarray) -> np.ndarray:
@@ -58,13 +58,14 @@ def fit_judge(cfg: HMAConfig, demos: list[Demo], tasks: int, out_dir: Path, seed
         if reconstruct is None:
             raise ValueError("judge.reconstructed needs the tokenizer's reconstruct function")
         images, labels = np.concatenate([images, reconstruct(images)]), np.concatenate([labels, labels])
-    done = np.flatnonzero(labels < tasks)  # a few per demo: repeated until they balance the earlier frames
-    idx = np.r_[np.flatnonzero(labels == tasks), np.tile(done, max(1, round((labels == tasks).sum() / max(len(done), 1))))]
+    done, not_yet = np.flatnonzero(labels < tasks), np.flatnonzero(labels == tasks)
+    repeats = max(1, round(len(not_yet) / max(len(done), 1)))  # a few per demo: repeated to balance the earlier frames
+    idx = np.r_[not_yet, np.tile(done, repeats)]
     torch.manual_seed(seed)
     net = FrameJudge(j.widths, j.groups, tasks + 1)
     objective = JudgeObjective(net, images[idx], labels[idx], j.shift)
     summary = train(objective, objective, replace(j.train, seed=seed), out_dir)
-    return SuccessJudge(net, tasks, j.threshold), {"training": brief(summary), "examples": len(labels),
+    return SuccessJudge(net, j.threshold), {"training": brief(summary), "examples": len(labels),
                                                   "success_examples": int((labels < tasks).sum())}
 
 

@@ -10,7 +10,7 @@ from torch import nn
 from baselines.hma.config import TokenizerConfig
 from hilam.models.conv import image_decoder, image_encoder
 from hilam.models.quantize import EMAQuantizer
-from hilam.policy_io import images_to_tensor
+from hilam.policy_io import images_to_tensor, tensor_to_images
 
 
 class ImageTokenizer(nn.Module):
@@ -74,3 +74,12 @@ def tokenize(tokenizer: ImageTokenizer, frames: np.ndarray, batch: int = 256) ->
     dev = tokenizer.quantizer.codebook.device
     return torch.cat([tokenizer.encode(images_to_tensor(frames[i:i + batch], dev))
                       for i in range(0, len(frames), batch)]).cpu().numpy()
+
+
+@torch.no_grad()
+def reconstruct(tokenizer: ImageTokenizer, frames: np.ndarray, batch: int = 256) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> the same frames through the tokenizer (encoded, then decoded), uint8: how the world
+    model's frames look."""
+    dev = tokenizer.quantizer.codebook.device
+    codes = (tokenizer.encode(images_to_tensor(frames[i:i + batch], dev)) for i in range(0, len(frames), batch))
+    return np.concatenate([tensor_to_images(tokenizer.decode(c)) for c in codes])
