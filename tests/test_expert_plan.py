@@ -20,6 +20,12 @@ class FakeScene:
     def is_site(self, name: str) -> bool:
         return name in self._sites
 
+    def site_parent(self, name: str) -> str:
+        return name.rsplit("_", 2)[0]  # "stove_1_cook_region" -> "stove_1"
+
+    def kind(self, name: str) -> str:
+        return {"pan": "Chefmate8Frypan"}.get(name.split("_")[0], "MokaPot")
+
 
 class FakeArticulated:
     """Stands in for the articulated skills: every drawer region starts closed."""
@@ -44,6 +50,16 @@ def test_steps_run_open_then_place_then_close_then_switch():
     assert [s.predicate[0] for s in steps] == ["open", "in", "on", "close", "turnon"]
     assert steps[0].prerequisite and steps[0].predicate == ("open", "cab_drawer_region")
     assert steps[0].fit == "bowl_1"  # the drawer is opened just far enough for the bowl
+
+
+def test_a_stove_is_switched_on_before_a_pan_goes_on_it():
+    """Once on the stove, a pan's handle would overhang the knob; a pot on it still waits for the switch."""
+    goal = [["turnon", "stove_1"], ["on", "pan_1", "stove_1_cook_region"], ["on", "pot_1", "stove_1_cook_region"]]
+    steps = planner.plan(FakeScene(goal, {"stove_1_cook_region"}))
+    assert [s.predicate[:2] for s in steps] == [("turnon", "stove_1"), ("on", "pan_1"), ("on", "pot_1")]
+    goal = [["turnon", "stove_1"], ["on", "pot_1", "stove_1_cook_region"]]
+    steps = planner.plan(FakeScene(goal, {"stove_1_cook_region"}))
+    assert [s.predicate[0] for s in steps] == ["on", "turnon"]
 
 
 def test_placements_keep_goal_order_and_need_no_opening_on_open_targets():

@@ -31,12 +31,15 @@ REACH_COST = 5.0  # ... against the hand's distance from the robot base (per met
 class GraspSpec:
     """Grasp and release parameters for one kind of object (lengths in metres)."""
 
-    mode: str = "center"  # "center": pinch across the narrow footprint axis; "rim": straddle a cup wall
+    mode: str = "center"  # "center": pinch across the narrow footprint axis; "rim": straddle a cup wall;
+    # "handle": pinch across a handle that rises to the object's highest point (a frying pan)
     height_frac: float = 0.5  # center mode: grasp height as a fraction of the object height ...
     finger_reach: float = 0.035  # ... but no deeper than this below the top (the palm must clear it)
     floor_clearance: float = 0.004  # fingertips at least this far above the object's resting surface
     rim_depth: float = 0.02  # rim mode: grasp this far below the top edge
     rim_inset: float = 0.008  # rim mode: eef this far inside the outer rim radius
+    handle_insets: tuple[float, float] = (0.015, 0.09)  # handle mode: grasp this far in from the handle's tip ...
+    handle_grip: float = 0.05  # ... preferably this far (near the tip the pan's weight twists it out of the hand)
     approach: float = 0.08  # pre-grasp height above the grasp point
     carry_clearance: float = 0.05  # object bottom above obstacles while carrying
     drop: float = 0.015  # object bottom above the target surface at release
@@ -70,6 +73,7 @@ GRASPS: dict[str, GraspSpec] = {
     "RedCoffeeMug": _CUP,
     "Plate": GraspSpec(mode="rim", rim_depth=0.008, rim_inset=0.01),
     "MokaPot": GraspSpec(height_frac=0.6),
+    "Chefmate8Frypan": GraspSpec(mode="handle", rim_depth=0.012, carry_clearance=0.03, yaw_jitter=np.radians(4)),
 }
 DEFAULT_GRASP = GraspSpec()
 
@@ -98,6 +102,8 @@ def plan_grasp(scene: Scene, name: str, spec: GraspSpec, rng: np.random.Generato
     shape = scene.shape(name)
     if spec.mode == "rim":
         return _rim_grasp(scene, name, shape, spec, rng, place_xy)
+    if spec.mode == "handle":
+        return _handle_grasp(scene, name, shape, spec, rng)
     return _center_grasp(scene, name, shape, spec, rng)
 
 
@@ -120,6 +126,38 @@ def _center_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: n
             if cost < best_cost and _fingers_clear(scene, name, pos, u, z):
                 best, best_cost = Grasp(np.array([*pos, z]), wrap_yaw(yaw)), cost
     return best or Grasp(np.array([*shape.center, z]), wrap_yaw(base_yaw))
+
+
+HANDLE_TURNS = np.radians([0, 15, -15, 30, -30, 45, -45, 60, -60])  # handle mode: fingers this far off square
+
+
+def _handle_grasp(scene: Scene, name: str, shape: Shape, spec: GraspSpec, rng: np.random.Generator) -> Grasp:
+    """Pinch across the handle, as near `handle_grip` and as square to it as the neighbours allow.
+
+    The handle runs from the object's origin towards its highest point (`rim_center`, the top slice); its top
+    height at each grasp point is interpolated along that line from the collision vertices."""
+    tip = shape.rim_center
+    u = tip - scene.pos(name)[:2]
+    u /= np.linalg.norm(u)
+    v = scene.vertices(name)
+    v = v[np.abs((v[:, :2] - tip) @ np.array([-u[1], u[0]])) < shape.rim_radius + 0.01]  # along the handle
+    steps = np.round((tip - v[:, :2]) @ u / 0.005)  # distance in from the tip, in 5 mm bins ...
+    along = np.unique(steps)
+    upper = np.array([v[steps == a, 2].max() for a in along])  # ... and the handle's top in each
+    handle_yaw = float(np.arctan2(u[1], u[0])) + np.pi / 2 + rng.uniform(-1, 1) * spec.yaw_jitter
+    eef_yaw = wrap_yaw(_current_yaw(scene))
+    best, best_cost = None, np.inf
+    for inset in np.arange(*spec.handle_insets, 0.01):
+        pos = tip - inset * u
+        top = np.interp(inset, along * 0.005, upper)
+        for turn in HANDLE_TURNS:
+            yaw = wrap_yaw(handle_yaw + turn)
+            cost = abs(inset - spec.handle_grip) + 0.05 * abs(turn) + 0.01 * abs(yaw - eef_yaw)
+            if cost < best_cost and _fingers_clear(scene, name, pos, np.array([np.cos(yaw), np.sin(yaw)]),
+                                                   top - spec.rim_depth):
+                best, best_cost = Grasp(np.array([*pos, top - spec.rim_depth]), yaw), cost
+    return best or Grasp(np.array([*(tip - spec.handle_insets[0] * u), shape.hi[2] - spec.rim_depth]),
+                         wrap_yaw(handle_yaw))
 
 
 def _fingers_clear(scene: Scene, name: str, pos: np.ndarray, u: np.ndarray, z: float) -> bool:

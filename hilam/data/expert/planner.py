@@ -7,13 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from hilam.data.expert import articulated, microwave, pushing
+from hilam.data.expert.grasps import grasp_spec
 from hilam.data.expert.motion import Motion
 from hilam.data.expert.scene import Scene
 from hilam.data.expert.skills import pick_and_place
 
-# execution order: open prerequisites < placements < closing < switching on / off
+# execution order: open prerequisites < placements < closing < switching on / off (but see _switch_before_handles)
 RANK = {"open": 0, "on": 1, "in": 1, "close": 2, "turnon": 3, "turnoff": 3}
 PLACEMENTS = ("on", "in")
+SWITCHES = ("turnon", "turnoff")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,22 @@ def plan(scene: Scene) -> list[Step]:
         if pred[0] in PLACEMENTS and scene.is_site(target) and _needs_opening(scene, target):
             steps.append(Step(("open", target), prerequisite=True, fit=pred[1]))
         steps.append(Step(tuple(pred)))
-    return sorted(steps, key=lambda s: s.rank)  # stable: goal order within a rank
+    return _switch_before_handles(scene, sorted(steps, key=lambda s: s.rank))  # stable: goal order within a rank
+
+
+def _switch_before_handles(scene: Scene, steps: list[Step]) -> list[Step]:
+    """A fixture is switched before anything held by a handle is put on it: once there, a pan's handle
+    overhangs the stove's knobs. Other switching stays last."""
+    out: list[Step] = []
+    for step in steps:
+        if step in out:
+            continue
+        name, *args = step.predicate
+        if name in PLACEMENTS and scene.is_site(args[1]) and grasp_spec(scene.kind(args[0])).mode == "handle":
+            fixture = scene.site_parent(args[1])
+            out += [s for s in steps if s.predicate[0] in SWITCHES and s.predicate[1] == fixture and s not in out]
+        out.append(step)
+    return out
 
 
 def satisfied(scene: Scene, step: Step) -> bool:
