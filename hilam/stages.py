@@ -1,6 +1,6 @@
 """HiLAM's shared pretrained stages: the latent action model (IDM/FDM) and the skill model (H-Net),
 each trained once on the action-free corpus and reused by every cell, keyed by a hash of its config
-and of the corpus (`runs/shared/<stage>-<hash>/`). Labelling any clip then gives per-frame latent
+and of the corpus's content (`runs/shared/<stage>-<hash>/`). Labelling any clip then gives per-frame latent
 actions (level 0) and chunk vectors (levels 1, 2) with the segment boundaries.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hilam.data.video import Clip, VideoCorpusConfig, load_corpus
+from hilam.data.video import Clip, VideoCorpusConfig, corpus_fingerprint, load_corpus
 from hilam.lam import LatentActionConfig, LatentActionObjective, FrameStore, PairSource, label_clip
 from hilam.skills import CropSource, LatentSequences, SkillConfig, SkillModel, SkillObjective, segment
 from hilam.train import TrainConfig, brief, train
@@ -69,7 +69,8 @@ class SharedStages:
 
     def lam_dir(self) -> Path:
         c = self.cfg
-        return Path(c.root) / f"lam-{config_hash(c.video.key(), c.lam, c.lam_train, self.seed)}"
+        fingerprint = corpus_fingerprint(self._corpus())
+        return Path(c.root) / f"lam-{config_hash(c.video.key(), fingerprint, c.lam, c.lam_train, self.seed)}"
 
     def skills_dir(self) -> Path:
         c = self.cfg

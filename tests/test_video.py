@@ -37,3 +37,19 @@ def test_demo_clips_take_every_stride_th_frame_per_demo():
     images = np.arange(10)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
     clips = demo_clips(images.astype(np.uint8), np.array([4, 6]), ["a", "b"], stride=2)
     assert [c.frames[:, 0, 0, 0].tolist() for c in clips] == [[0, 2], [4, 6, 8]] and clips[1].language == "b"
+
+
+def test_shared_stages_are_keyed_by_the_corpus_content(tmp_path):
+    """Adding a video to the folder (same config) must not reuse the latent action model of the old corpus."""
+    from hilam.stages import SharedStages, SharedStagesConfig
+
+    write_video(tmp_path / "101.mp4", 12)
+
+    def lam_dir() -> str:
+        cfg = SharedStagesConfig(video=VideoCorpusConfig(folder=str(tmp_path), stride=2), root=str(tmp_path / "runs"))
+        return SharedStages(cfg).lam_dir().name
+
+    first = lam_dir()
+    assert lam_dir() == first  # same content, same stage
+    write_video(tmp_path / "102.mp4", 7)
+    assert lam_dir() != first

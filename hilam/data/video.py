@@ -9,6 +9,7 @@ Rendering one camera at 10 Hz instead of two at 20 Hz makes the corpus ~4x cheap
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -55,6 +56,16 @@ class Clip:
     frames: np.ndarray  # (T, H, W, 3) uint8, upright, one every `stride` control steps
     language: str
     source: str
+
+
+def corpus_fingerprint(clips: list[Clip]) -> str:
+    """What a loaded corpus holds (each clip's source, text, length, first and last frame): models trained on
+    it are keyed by this too, so regenerated or added videos retrain them instead of reusing stale ones."""
+    h = hashlib.sha1()
+    for c in clips:
+        h.update(f"{c.source}|{c.language}|{len(c.frames)}".encode())
+        h.update(np.ascontiguousarray(c.frames[[0, -1]]).tobytes())
+    return h.hexdigest()[:10]
 
 
 def _tasks(cfg: VideoCorpusConfig) -> list[TaskSpec]:
