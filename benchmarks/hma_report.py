@@ -16,6 +16,7 @@ import argparse
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,8 @@ def evaluate_policies(cfg: HMAConfig, sim: WorldModelSim, judge: SuccessJudge, c
     rho, p = spearmanr(real_rates, wm_rates) if len(rows) > 2 else (float("nan"), float("nan"))
     return {"policies": rows, "spearman": float(rho), "spearman_p": float(p), "episodes_per_task": episodes_per_task,
             "protocol": "same official init states and seeds in both; the world model moves "
-                        f"{cfg.dynamics.frame_stride} control steps per frame, so the policy acts that many times on each generated observation; "
+                        f"{cfg.dynamics.frame_stride} control steps per frame, so the policy acts that many times "
+                        "on each generated observation; "
                         f"success = the judge's probability > {cfg.judge.threshold} on any generated frame"}
 
 
@@ -154,11 +156,12 @@ def main() -> None:
     tasks = len(task_specs(suite))
     train_demos = [d for d, e in zip(demos, episodes) if not e.test]
     test_demos = [d for d, e in zip(demos, episodes) if e.test]
+    tokenized = partial(reconstruct, tok)  # real frames as the world model's tokenizer renders them
     judge, judge_training = fit_judge(cfg, train_demos, tasks, run_dir / f"judge-{config_hash(cfg.judge)}",
-                                      reconstruct=lambda x: reconstruct(tok, x))
+                                      reconstruct=tokenized)
     judge_report = judge_training | {"held_out_real_frames": judge_accuracy(judge, test_demos, cfg, tasks),
                                      "held_out_tokenized_frames": judge_accuracy(judge, test_demos, cfg, tasks,
-                                                                                 lambda x: reconstruct(tok, x))}
+                                                                                 tokenized)}
     out = {"suite": suite, "profile": a.profile,
            "command": f"python -m benchmarks.hma_report --suite {suite} --frac {a.frac:g} --profile {a.profile}"
                       + (f" --cells {' '.join(a.cells)} --episodes-per-task {a.episodes_per_task}" if a.cells else ""),

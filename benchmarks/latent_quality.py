@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 
 from hilam.atomic import write_json
-from hilam.data.video import load_corpus
 from hilam.lam import FrameStore, LatentActionObjective
 from hilam.policy_io import images_to_tensor
 from hilam.profiles import get_profile
@@ -40,7 +39,7 @@ def main() -> None:
     ckpt = _latest(stages.lam_dir())
     if ckpt is None:
         raise SystemExit(f"{stages.lam_dir()}: no trained latent action model; run the HiLAM bench first")
-    store = FrameStore(load_corpus(shared.video.__class__(**{**shared.video.__dict__, "image_size": shared.lam.image_size})))
+    store = FrameStore(stages.clips())  # the corpus lam_dir() has loaded to key the stage
     lam = LatentActionObjective(shared.lam, store, shared.video.stride)
     from safetensors.torch import load_file
 

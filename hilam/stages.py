@@ -62,14 +62,15 @@ class SharedStages:
         self.corpus_latents: list[np.ndarray] = []  # IDM labels of the corpus, computed once in fit()
         self.summary: dict = {}
 
-    def _corpus(self) -> list[Clip]:
+    def clips(self) -> list[Clip]:
+        """The action-free corpus at the latent action model's image size, loaded once."""
         if self.corpus is None:
             self.corpus = load_corpus(replace(self.cfg.video, image_size=self.cfg.lam.image_size))
         return self.corpus
 
     def lam_dir(self) -> Path:
         c = self.cfg
-        fingerprint = corpus_fingerprint(self._corpus())
+        fingerprint = corpus_fingerprint(self.clips())
         return Path(c.root) / f"lam-{config_hash(c.video.key(), fingerprint, c.lam, c.lam_train, self.seed)}"
 
     def skills_dir(self) -> Path:
@@ -78,7 +79,7 @@ class SharedStages:
 
     def fit(self) -> dict:
         """Train (or resume / load) both stages; returns what ran, for the results cell."""
-        corpus = self._corpus()
+        corpus = self.clips()
         store = FrameStore(corpus)
         lam_cfg = replace(self.cfg.lam_train, seed=self.seed)
         self.lam = LatentActionObjective(self.cfg.lam, store, self.cfg.video.stride)
