@@ -6,7 +6,7 @@ import pytest
 
 from hilam.data.expert.rollout import expert_episode
 from hilam.data.fractions import select_demos
-from hilam.data.generate import GenerateConfig, generate
+from hilam.data.generate import GenerateConfig, generate, render_pass
 from hilam.data.schema import read_task_file, task_file
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import official_init_states, resolve_suite, task_spec
@@ -37,6 +37,13 @@ def test_expert_episodes_are_reproducible():
     assert not np.array_equal(a1[:20], run_expert(env, seed=8)[1][:20])  # another seed, another placement
 
 
+class _KilledAfterOneDemo:
+    """A progress queue that stops the render pass like a kill right after its first demo."""
+
+    def put(self, item):
+        raise KeyboardInterrupt
+
+
 def test_generate_two_passes_resume_and_pairing(tmp_path):
     cfg = GenerateConfig(suite="libero_object", root=str(tmp_path), demos_per_task=2, max_attempts=4,
                          frac=0.5, image_size=64, workers=1, tasks=(3,))
@@ -56,11 +63,18 @@ def test_generate_two_passes_resume_and_pairing(tmp_path):
     env.set_state(demo.states[-1])
     env.step(demo.actions[-1])
     assert env.success()
-    # resuming renders nothing new; a larger fraction adds the missing demo and keeps the first
+    # resuming renders nothing new
     (again,) = generate(cfg)
     assert again["rendered"] == 0
-    (more,) = generate(GenerateConfig(**{**cfg.__dict__, "frac": 1.0}))
-    assert more["rendered"] == 1
+    # a larger fraction adds the missing demo and keeps the first; a run killed after rendering that demo
+    # leaves the task file as it was, and the next run takes the demo it rendered instead of rendering again
+    full = GenerateConfig(**{**cfg.__dict__, "frac": 1.0})
+    with pytest.raises(KeyboardInterrupt):
+        render_pass(task, full, progress=_KilledAfterOneDemo())
+    assert read_task_file(path).demo_ids == td.demo_ids
+    (more,) = generate(full)
+    assert more["rendered"] == 0
+    assert not list((tmp_path / "libero_object" / "states").glob("*.rendered"))
     td2 = read_task_file(path)
     assert sorted(td2.demo_ids) == [0, 1]
     first = td2.demos[td2.demo_ids.index(td.demo_ids[0])]

@@ -4,13 +4,15 @@ Pass 1 runs the scripted expert without cameras from fresh random resets (never 
 states) and keeps successful episodes' `states` and `actions`. Pass 2 replays `states` in a
 rendering env, so observation t is the one action t was chosen from (LIBERO#54), and writes the
 official HDF5 layout. Only the demos a data fraction needs are rendered. Both passes cache their
-output per task and skip what is already done, so an interrupted run resumes where it stopped.
+output (per task, and per rendered demo) and skip what is already done, so an interrupted run resumes
+where it stopped.
 """
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
 import os
+import shutil
 import time
 import traceback
 import zlib
@@ -140,31 +142,55 @@ def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
             have = dict(zip(td.demo_ids, td.demos))
         except DemoFileError:
             have = {}  # unreadable file: render again
+    pending = _pending_dir(cfg, task)
+    have |= _read_pending(pending, wanted)
     missing = [i for i in wanted if i not in have]
     env = LiberoEnv(task, render=True, image_size=cfg.image_size)
     t0, frames = time.perf_counter(), 0
     for i in missing:
         states, actions = episodes[i]
         have[i] = render_episode(env, states, actions)
+        _write(pending / f"demo_{i}.hdf5", {i: have[i]}, task, cfg, len(episodes))  # survives an interruption
         frames += len(states)
         if progress is not None:
             progress.put(("render", task.name, True))
     seconds = time.perf_counter() - t0
     env.close()
-    ids = sorted(have)
-    env_args = {"type": 1, "env_name": task.name, "bddl_file": task.bddl_file,
-                "env_kwargs": {"camera_heights": cfg.image_size, "camera_widths": cfg.image_size,
-                               "controller": "OSC_POSE", "control_freq": 20}}
-    write_task_file(out, [have[i] for i in ids], ids=ids, language=task.language, problem_name=task.name,
-                    bddl_file_name=task.bddl_file, env_args=env_args,
-                    extra_attrs={"pool_size": len(episodes),
-                                 "source": SOURCE, "generate_config": json.dumps(asdict(cfg))})
+    _write(out, have, task, cfg, len(episodes))
+    shutil.rmtree(pending, ignore_errors=True)
     fps = frames / max(seconds, 1e-9)
     stats = json.loads(stats_path(cfg.root, task).read_text())
     stats["render_pass_frames_per_s"] = fps  # frames = env steps, each with both cameras rendered
-    stats["rendered_demos"] = len(ids)
+    stats["rendered_demos"] = len(have)
     write_json(stats_path(cfg.root, task), stats)
     return {"rendered": len(missing), "render_fps": fps}
+
+
+def _pending_dir(cfg: GenerateConfig, task: TaskSpec) -> Path:
+    """Demos rendered but not yet in the task file, one file each, so a long render pass resumes per demo."""
+    return Path(cfg.root) / task.suite / "states" / f"{task.name}.rendered"
+
+
+def _read_pending(pending: Path, wanted: list[int]) -> dict[int, Demo]:
+    have: dict[int, Demo] = {}
+    for f in sorted(pending.glob("demo_*.hdf5")) if pending.is_dir() else []:
+        try:
+            td = read_task_file(f)
+        except DemoFileError:
+            continue  # unreadable: render it again
+        have |= {i: d for i, d in zip(td.demo_ids, td.demos) if i in wanted}
+    return have
+
+
+def _write(path: Path, demos: dict[int, Demo], task: TaskSpec, cfg: GenerateConfig, pool_size: int) -> None:
+    ids = sorted(demos)
+    env_args = {"type": 1, "env_name": task.name, "bddl_file": task.bddl_file,
+                "env_kwargs": {"camera_heights": cfg.image_size, "camera_widths": cfg.image_size,
+                               "controller": "OSC_POSE", "control_freq": 20}}
+    write_task_file(path, [demos[i] for i in ids], ids=ids, language=task.language, problem_name=task.name,
+                    bddl_file_name=task.bddl_file, env_args=env_args,
+                    extra_attrs={"pool_size": pool_size,
+                                 "source": SOURCE, "generate_config": json.dumps(asdict(cfg))})
 
 
 def _task_worker(task: TaskSpec, cfg: GenerateConfig, progress) -> dict:
