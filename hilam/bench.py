@@ -1,20 +1,25 @@
 """The benchmark cell behind `make bench`: demos for (suite, fraction), then train and evaluate each
 (method, seed) and write one results cell JSON per combination. Finished cells are skipped unless forced;
-training resumes from its last checkpoint."""
+training resumes from its last checkpoint. Under `accelerate launch` the same code trains each cell on every
+rank (data parallel) and spreads its evaluation episodes over the ranks; rank 0 writes the cell."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
+from accelerate import PartialState
+
 from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.data.generate import GenerateConfig, generate
 from hilam.envs.suites import resolve_suite
-from hilam.evaluate import EvalConfig, evaluate
+from hilam.evaluate import EvalConfig, evaluate, shard_journal
 from hilam.methods import Method, get_method
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
@@ -74,15 +79,22 @@ def run_cell(cell: CellConfig) -> dict:
     origin = provenance()  # taken before the (hours-long) run, so later edits to the tree cannot mislabel it
     suite = resolve_suite(cell.suite).name
     profile = get_profile(cell.profile)
-    data, method, run_dir, without = prepare_cell(cell)
+    # one process, or one rank of `accelerate launch` (training and episodes shared); cpu as in the trainer
+    procs = PartialState(cpu=not torch.cuda.is_available())
+    with procs.local_main_process_first():  # one process per node makes the demos and corpus, the rest reuse them
+        data, method, run_dir, without = prepare_cell(cell)
+        method.prepare()
     t0 = time.perf_counter()
     train = method.fit(data, run_dir, cell.seed)
     journal = run_dir / "eval_journal.jsonl"  # finished episodes survive an interruption
+    rank, world = procs.process_index, procs.num_processes
     if cell.force:
-        journal.unlink(missing_ok=True)
+        Path(shard_journal(str(journal), rank, world)).unlink(missing_ok=True)
+    workers = cell.workers or max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     ev = evaluate(method.policy(), EvalConfig(suite=suite, episodes_per_task=profile.eval_episodes_per_task,
-                                              tasks=cell.tasks, workers=cell.workers, seed=cell.seed,
-                                              journal=str(journal), video_dir=str(run_dir / "videos")))
+                                              tasks=cell.tasks, workers=workers, seed=cell.seed,
+                                              journal=str(journal), video_dir=str(run_dir / "videos"),
+                                              rank=rank, world=world))
     result = {
         "suite": suite, "method": cell.method, "frac": cell.frac, "seed": cell.seed, "profile": cell.profile,
         "success_rate": ev["success_rate"], "ci95": ev["ci95"], "episodes": ev["episodes"],
@@ -101,7 +113,8 @@ def run_cell(cell: CellConfig) -> dict:
         "cell_config": asdict(cell),
         **origin,
     }
-    write_json(out, result)
+    if procs.is_main_process:
+        write_json(out, result)
     return result
 
 

@@ -43,6 +43,8 @@ class EvalConfig:
     video_dir: str = ""  # if set: mp4 of the first episode of each task
     seed: int = 0
     journal: str = ""  # if set: a JSON-lines record of finished episodes; a rerun skips them (resumable)
+    rank: int = 0  # this process's share of the episodes when `world` processes evaluate together
+    world: int = 1  # (ranks of `accelerate launch`: every world-th episode, results gathered at the end)
 
     def protocol(self) -> dict:
         spec = resolve_suite(self.suite)
@@ -156,10 +158,17 @@ def _write_video(path: Path, frames: list[np.ndarray]) -> None:
     imageio.mimwrite(path, frames, fps=20, macro_block_size=1)
 
 
+def shard_journal(path: str, rank: int, world: int) -> str:
+    """The journal of one rank: each process appends only to its own (nodes need not share a filesystem)."""
+    return path if world == 1 or not path else str(Path(path).with_suffix(f".rank{rank}of{world}.jsonl"))
+
+
 def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
-    """Roll the policy out on the configured episodes; returns the `eval` part of a results cell."""
-    journal = Journal(cfg.journal, cfg)
-    todo, finished = journal.restore(plan_episodes(cfg))
+    """Roll the policy out on the configured episodes; returns the `eval` part of a results cell. With
+    world > 1 this process runs its share and every rank returns the gathered result of all of them."""
+    journal = Journal(shard_journal(cfg.journal, cfg.rank, cfg.world), cfg)
+    planned = plan_episodes(cfg)
+    todo, finished = journal.restore(planned[cfg.rank::cfg.world])
     resumed = len(finished)
     max_steps = cfg.max_steps or resolve_suite(cfg.suite).max_steps
     n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(todo) or 1))
@@ -237,11 +246,29 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
             step_seconds += time.perf_counter() - t_step
             start(idle)
     bar.close()
-    out = summarize(finished, cfg, journal.seconds + time.perf_counter() - t0, sum(e.steps for e in finished),
-                    n_workers)
+    seconds = journal.seconds + time.perf_counter() - t0
+    if cfg.world > 1:
+        finished, seconds, n_workers = _gather(planned, finished, seconds, n_workers)
+    out = summarize(finished, cfg, seconds, sum(e.steps for e in finished), n_workers)
     out["step_phase_env_steps_per_s"] = env_steps / max(step_seconds, 1e-9)  # this run's steps only
     out["resumed_episodes"] = resumed
     return out
+
+
+def _gather(planned: list[Episode], mine: list[Episode], seconds: float, workers: int):
+    """Every rank's finished episodes (outcomes only; the rest is in `planned`), the slowest rank's time and
+    the workers of all ranks."""
+    from accelerate.utils import gather_object
+
+    outcomes = gather_object([(e.task.task_id, e.index, e.steps, e.success, e.reason) for e in mine])
+    timing = gather_object([(seconds, workers)])
+    by_key = {(e.task.task_id, e.index): e for e in planned}
+    for task_id, index, steps, success, reason in outcomes:
+        ep = by_key[(task_id, index)]
+        ep.steps, ep.success, ep.reason = steps, success, reason
+    done = {(o[0], o[1]) for o in outcomes}
+    return ([e for e in planned if (e.task.task_id, e.index) in done], max(t for t, _ in timing),
+            sum(w for _, w in timing))
 
 
 def _tag(obs: dict, ep: Episode) -> dict:

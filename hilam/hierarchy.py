@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from hilam.data.dataset import DemoDataset, resize_images
-from hilam.data.video import Clip, demo_clips
+from hilam.data.video import Clip, demo_clips, ensure_corpus
 from hilam.methods import Method
 from hilam.models.baku import Baku
 from hilam.models.heads import DeterministicHead, HeadConfig
@@ -151,6 +151,9 @@ class HilamMethod(Method):
     def demo_skills(self, data: DemoDataset) -> np.ndarray:
         """Labelled skills of any demos (e.g. held-out ones), with the trained stages and normalisation."""
         return self._step_skills(self._demo_labels(self.stages, data)[1], data.demo_lengths)
+
+    def prepare(self) -> None:
+        ensure_corpus(self.cfg.shared.video)
 
     def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
         cfg, p = self.cfg, self.profile

@@ -26,6 +26,10 @@ class Method(abc.ABC):
         self.profile = profile
         self.instructions = instructions
 
+    def prepare(self) -> None:
+        """Build what `fit` reads besides the demos (e.g. an action-free corpus); run by one process per node
+        before the others start, so ranks of one launch never render the same data twice."""
+
     @abc.abstractmethod
     def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
         """Train (or resume); returns the `train` part of a results cell."""

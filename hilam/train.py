@@ -102,12 +102,15 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
     holds a checkpoint. `stop_at` ends early (used to test resumption); checkpoints at multiples of `keep_every`
     stay on disk (to evaluate a policy along training). Returns a training summary."""
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import DistributedDataParallelKwargs, set_seed
     from torch.utils.tensorboard import SummaryWriter
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.mixed_precision), cpu=not torch.cuda.is_available())
+    # models hold parameters a batch may not use (e.g. the token of an absent camera): DDP must not wait for them
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.mixed_precision), cpu=not torch.cuda.is_available(),
+                              kwargs_handlers=[ddp])
     set_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, opt = accelerator.prepare(model, opt)

@@ -55,3 +55,27 @@ def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path):
     r2 = run_cell(CellConfig(**{**cell.__dict__, "method": "hilam_latent"}))
     assert sorted(p.name for p in (tmp_path / "runs" / "shared").iterdir()) == shared
     assert r2["method_config"]["hilam"]["skill_level"] == 0
+
+
+def test_a_cell_under_two_processes_trains_together_and_splits_its_episodes(tmp_path):
+    """`accelerate launch`/`torchrun` with 2 ranks (gloo on CPU): one set of demos, one data-parallel training,
+    the episodes split between the ranks, every rank gets the gathered result, rank 0 alone writes the cell."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = Path(sys.executable).parent / "torchrun"
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m",
+                           "tests.distributed_cell", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (cell_file,) = (tmp_path / "results").rglob("*.json")
+    cell = json.loads(cell_file.read_text())
+    assert cell["episodes"] == 3 and cell["eval"]["workers"] == 2 and cell["train"]["steps"] == 30
+    returned = [json.loads((tmp_path / f"returned_rank{r}.json").read_text()) for r in (0, 1)]
+    assert returned[0] == returned[1] == {"success_rate": cell["success_rate"], "episodes": 3}
+    run_dir = tmp_path / "runs" / "libero_object" / "baku" / cell_file.stem
+    shards = [[json.loads(x)["index"] for x in (run_dir / f"eval_journal.rank{r}of2.jsonl").read_text().splitlines()[1:]]
+              for r in (0, 1)]
+    assert sorted(shards[0]) == [0, 2] and shards[1] == [1]
+    last = (run_dir / (run_dir / "latest").read_text().strip())
+    assert (last / "random_states_1.pkl").exists()  # rank 1 took part in training

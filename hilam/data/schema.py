@@ -13,6 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from hilam.atomic import temp_path
 from hilam.envs.libero_env import IMAGE_CONVENTION, to_upright
 
 IMAGE_KEYS = ("agentview_rgb", "eye_in_hand_rgb")
@@ -64,7 +65,7 @@ def write_task_file(path: str | os.PathLike, demos: list[Demo], *, language: str
     """Write demos in the official layout as groups demo_<ids[k]>, atomically (temp file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".hdf5.tmp")
+    tmp = temp_path(path)
     bddl_content = Path(bddl_file_name).read_text() if Path(bddl_file_name).exists() else ""
     with h5py.File(tmp, "w") as f:
         data = f.create_group("data")

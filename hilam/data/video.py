@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
+from hilam.atomic import temp_path
 from hilam.data.dataset import resize_images
 from hilam.data.generate import GenerateConfig, generate, load_state_episodes
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
@@ -90,7 +91,7 @@ def _render_task(task: TaskSpec, cfg: VideoCorpusConfig) -> dict:
             if len(f["videos"]) >= len(episodes):
                 return {"task": task.name, "clips": len(f["videos"]), "rendered": 0}
     env = LiberoEnv(task, render=True, image_size=cfg.render_size, cameras=(cfg.camera,))
-    tmp = out.with_suffix(".tmp.hdf5")
+    tmp = temp_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(tmp, "w") as f:
         f.attrs.update({"language": task.language, "stride": cfg.stride, "camera": cfg.camera,
@@ -176,10 +177,15 @@ def load_corpus(cfg: VideoCorpusConfig) -> list[Clip]:
         labels = _folder_labels(folder)
         return [Clip(read_video_file(p, cfg.stride, cfg.image_size), labels.get(p.stem, ""), str(p))
                 for p in tqdm(files, desc="decode videos", unit="video")]
+    ensure_corpus(cfg)
     paths = [corpus_file(cfg, t) for t in _tasks(cfg)]
-    if not any(p.exists() for p in paths):
-        build_corpus(cfg)
     return [c for p in paths if p.exists() for c in _read_corpus_file(p, cfg.image_size)]
+
+
+def ensure_corpus(cfg: VideoCorpusConfig) -> None:
+    """Render the corpus if none of its files exist yet (a folder of videos is the user's: nothing to build)."""
+    if not cfg.folder and not any(corpus_file(cfg, t).exists() for t in _tasks(cfg)):
+        build_corpus(cfg)
 
 
 def demo_clips(images: np.ndarray, lengths: np.ndarray, languages: list[str], stride: int) -> list[Clip]:

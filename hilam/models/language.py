@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from hilam.atomic import temp_path
+
 
 @dataclass
 class LanguageConfig:
@@ -84,7 +86,7 @@ def embed_instructions(texts: list[str], cfg: LanguageConfig) -> torch.Tensor:
         return torch.load(path)
     emb = (_minilm(texts) if cfg.encoder == "minilm" else _t5(texts, cfg)).float()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = temp_path(path)
     torch.save(emb, tmp)
     os.replace(tmp, path)
     return emb
