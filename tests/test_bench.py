@@ -60,12 +60,16 @@ def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path):
 def test_a_cell_under_two_processes_trains_together_and_splits_its_episodes(tmp_path):
     """`accelerate launch`/`torchrun` with 2 ranks (gloo on CPU): one set of demos, one data-parallel training,
     the episodes split between the ranks, every rank gets the gathered result, rank 0 alone writes the cell."""
+    import socket
     import subprocess
     import sys
     from pathlib import Path
 
+    with socket.socket() as s:  # a free port for the ranks' rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     torchrun = Path(sys.executable).parent / "torchrun"
-    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m",
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), "-m",
                            "tests.distributed_cell", str(tmp_path)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (cell_file,) = (tmp_path / "results").rglob("*.json")
