@@ -75,6 +75,10 @@ def test_generate_two_passes_resume_and_pairing(tmp_path):
     (more,) = generate(full)
     assert more["rendered"] == 0
     assert not list((tmp_path / "libero_object" / "states").glob("*.rendered"))
+    # a kill between writing the task file and that cleanup leaves the folder; the next run removes it
+    (tmp_path / "libero_object" / "states" / f"{task.name}.rendered").mkdir()
+    generate(full)
+    assert not list((tmp_path / "libero_object" / "states").glob("*.rendered"))
     td2 = read_task_file(path)
     assert sorted(td2.demo_ids) == [0, 1]
     first = td2.demos[td2.demo_ids.index(td.demo_ids[0])]

@@ -13,7 +13,13 @@ from baselines.being_h0.geometry import matrix_to_rot6d, quat_xyzw_to_matrix
 from baselines.being_h0.tokenizer import MOTION_DIM
 from hilam.atomic import atomic_savez
 from hilam.data.generate import GenerateConfig, load_state_episodes
-from hilam.data.video import Clip, VideoCorpusConfig, corpus_file, load_corpus
+from hilam.data.video import (
+    Clip,
+    VideoCorpusConfig,
+    corpus_file,
+    ensure_corpus,
+    load_corpus,
+)
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 from hilam.stages import config_hash
 
@@ -68,6 +74,14 @@ def task_motion(video: VideoCorpusConfig, task: TaskSpec, root: str) -> list[np.
     motion = replay_task(task, [s for s, _ in episodes[: video.episodes_per_task]])
     atomic_savez(path, **{f"ep_{i}": m for i, m in enumerate(motion)})
     return motion
+
+
+def ensure_episodes(video: VideoCorpusConfig, root: str) -> None:
+    """Render the corpus and replay its trajectories into the cache where missing, loading no frames."""
+    ensure_corpus(video)
+    for task in corpus_tasks(video):
+        if corpus_file(video, task).exists():
+            task_motion(video, task, root)
 
 
 def load_episodes(video: VideoCorpusConfig, root: str) -> list[Episode]:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from baselines.being_h0.config import BeingH0Config, preset, with_overrides
-from baselines.being_h0.corpus import load_episodes
+from baselines.being_h0.corpus import ensure_episodes
 from baselines.being_h0.model import ActionQueryObjective, BeingH0
 from baselines.being_h0.shared import pretrain
 from baselines.being_h0.tokenizer import PartMotionTokenizer
@@ -53,7 +53,7 @@ class BeingH0Method(Method):
     def prepare(self) -> None:
         if self.cfg.pretrain:  # the corpus and its end-effector trajectories, rendered and replayed once
             shared = self.profile.hilam.shared
-            load_episodes(replace(shared.video, image_size=self.profile.image_size), shared.root)
+            ensure_episodes(replace(shared.video, image_size=self.profile.image_size), shared.root)
 
     def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
         c, p = self.cfg, self.profile

@@ -134,6 +134,7 @@ def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     out = task_file(cfg.root, task.suite, task.name)
     wanted = select_demos(task.name, len(episodes), cfg.frac, cfg.seed) if episodes else []
     if out.exists() and set(wanted) <= set(stored_demo_ids(out)):
+        shutil.rmtree(_pending_dir(cfg, task), ignore_errors=True)  # left by a kill after the task file was written
         return {"rendered": 0, "render_fps": None}
     have: dict[int, Demo] = {}
     if out.exists():
