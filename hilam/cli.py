@@ -50,9 +50,9 @@ def evaluate_cmd(cfg: Annotated[EvalConfig, tyro.conf.arg(name="")], policy: Ann
     r = evaluate(ConstantPolicy(), cfg)
     print(json.dumps({k: r[k] for k in ("suite", "success_rate", "ci95", "episodes", "env_steps_per_s")}))
     if out:
-        from pathlib import Path
+        from hilam.atomic import write_json
 
-        Path(out).write_text(json.dumps(r, indent=2))
+        write_json(out, r)
 
 
 def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", seeds: str = "0",

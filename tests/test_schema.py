@@ -1,11 +1,19 @@
 """The official HDF5 layout: round trip, image convention, and clear errors on malformed files."""
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
 
-from hilam.data.schema import IMAGE_KEYS, LOW_DIM_KEYS, DemoFileError, read_task_file, write_task_file
+from hilam.data.schema import (
+    IMAGE_KEYS,
+    LOW_DIM_KEYS,
+    DemoFileError,
+    read_task_file,
+    write_task_file,
+)
 
 META = dict(language="put the bowl on the plate", problem_name="LIBERO_Tabletop_Manipulation",
             bddl_file_name="/nonexistent/put_the_bowl_on_the_plate.bddl", env_args={"env_name": "x"})
@@ -81,3 +89,14 @@ def test_write_is_atomic_and_keeps_old_file_on_failure(tmp_path, demo_factory):
     with pytest.raises(KeyError):
         write_task_file(path, [bad], **META)
     assert path.read_bytes() == before
+
+
+def test_result_json_is_strict_and_unknown_numbers_are_null(tmp_path):
+    from hilam.atomic import write_json
+
+    path = write_json(tmp_path / "cell.json", {"train": {"seconds": float("nan"), "steps": 3},
+                                                "ci95": (0.1, float("inf")), "rate": np.float64(0.5)})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}")) == {
+        "train": {"seconds": None, "steps": 3}, "ci95": [0.1, None], "rate": 0.5}
