@@ -38,7 +38,7 @@ class VideoCorpusConfig:
     folder: str = ""  # a folder of videos instead of rendered rollouts
     states_root: str = "data/video"  # where its state pass caches episodes (<states_root>/<suite>/states/)
     root: str = "data/video"  # rendered corpus: <root>/<suite>/<TASK>.hdf5
-    episodes_per_task: int = 2  # cpu: 2 rollouts per LIBERO-90 task (~20k frames); paper profile: 50
+    episodes_per_task: int = 2  # cpu: 2 rollouts per LIBERO-90 task (~8k frames); paper profile: 50
     stride: int = 2  # keep every stride-th control step: 20 Hz -> 10 Hz
     render_size: int = 128
     image_size: int = 64  # frames are area-downsampled to this at load
