@@ -53,6 +53,14 @@ class ArticulatedConfig:
     door_push_gap: float = 0.04  # pad centre to door mid-plane
     door_push_height: float = 0.04  # pad height relative to the hinge centre
     door_travel_clearance: float = 0.03  # pads above the door's bounding sphere while travelling to it
+    door_pull_angle: float = 0.45  # a closed door is pulled ajar this far (rad) by its handle ...
+    door_pull_lead: float = 0.15  # (angular lead of the pulling servo's target)
+    door_wrist_follow: float = 0.5  # the wrist turns this fraction of the door's angle (the bar turns in the grip)
+    door_handle_standoff: float = 0.06  # pre-grasp distance in front of the handle bar
+    door_open_margin: float = 0.1  # ... then pushed from behind to this far past its "open" angle
+    door_open_push_radius: float = 0.18  # where along the door (from the hinge) it is pushed open
+    door_open_pad_depth: float = 0.03  # pads this far below the door's top while pushing it open
+    door_open_pitch: float = 1.3  # downward tilt of the gripper pushing a door open (near top-down)
     # plate pushing
     pusher_height: float = 0.012  # finger-pad height above the object's base when pushing
     pusher_gap: float = 0.015  # gap between fingers and the object's rim before a stroke
@@ -295,6 +303,81 @@ def _door_angle_point(scene: Scene, joint: str, radius: float, lead: float) -> t
     return anchor + radius * along, tangent / np.linalg.norm(tangent)
 
 
+def _door_handle(scene: Scene, joint: str) -> np.ndarray:
+    """Centre of a door's handle bar: of the door's collision geoms other than its panel (the largest), the
+    one farthest in front of the panel."""
+    m, d = scene.sim.model, scene.sim.data
+    geoms = _body_geoms(scene, joint)
+    panel = max(geoms, key=lambda g: float(m.geom_rbound[g]))
+    normal = np.array(d.geom_xmat[panel]).reshape(3, 3)[:, int(np.argmin(m.geom_size[panel]))]  # thinnest axis
+    off = {g: float((d.geom_xpos[g] - d.geom_xpos[panel]) @ normal) for g in geoms if g != panel}
+    return np.array(d.geom_xpos[max(off, key=lambda g: abs(off[g]))])
+
+
+def _pull_door(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Pull a closed door ajar, to `door_pull_angle`: fingers closed horizontally round its vertical handle
+    bar, the grip carried along the arc about the hinge. The wrist turns only part of the door's angle (the
+    bar turns in the grip): turning with it all the way jams the arm within 0.3 rad. Farther open the handle
+    leaves the arm's reach, so the hand then lets go, backs off and comes back in toward the robot."""
+    joint, model = _joint(scene, name)
+    sign, anchor, axis = _open_sign(model), _anchor(scene, joint), _axis(scene, joint)
+    grip = _door_handle(scene, joint) + _jitter(rng, UP)
+    radial = (grip - anchor) - ((grip - anchor) @ axis) * axis
+    front = np.cross(axis, radial) * sign  # the way the handle moves as the door opens
+    front = (front - front[2] * UP) / np.linalg.norm(front - front[2] * UP)
+    rot0, q0 = _facing(scene, -front, 0.0, vertical_fingers=False), _qpos(scene, joint)
+    motion.gripper = OPEN
+    yield from _approach(motion, grip + CFG.door_handle_standoff * front, rot0)
+    yield from motion.move_to(grip, rot0, tol=0.008, max_steps=60)
+    yield from motion.set_gripper(CLOSED, steps=CFG.close_steps)
+    for _ in range(CFG.act_steps):
+        turned = _qpos(scene, joint) - q0
+        if sign * turned >= CFG.door_pull_angle:
+            break
+        ahead = turned + sign * CFG.door_pull_lead
+        target = anchor + Rotation.from_rotvec(axis * ahead).apply(grip - anchor)
+        yield motion.action(target, Rotation.from_rotvec(axis * CFG.door_wrist_follow * ahead).as_matrix() @ rot0,
+                            speed=0.5)
+    away = Rotation.from_rotvec(axis * (_qpos(scene, joint) - q0)).apply(front)
+    yield from _retreat(motion, away, dist=0.06)
+    yield from _to_neutral(scene, motion)
+
+
+def _push_door_open(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Swing an ajar door open: closed fingertips come down into the wedge behind it from above (the hand
+    stays over the fixture's top; coming in sideways past the free edge knocked the door shut) and push its
+    inner face along the arc, the gripper turning with the door."""
+    joint, model = _joint(scene, name)
+    sign = _open_sign(model)
+    goal = _open_boundary(model) + CFG.door_open_margin
+    radius = CFG.door_open_push_radius + rng.uniform(-CFG.jitter, CFG.jitter)
+    pad_z = _top(scene, _body_geoms(scene, joint)) - CFG.door_open_pad_depth
+
+    def pusher(lead: float) -> tuple[np.ndarray, np.ndarray]:
+        point, t = _door_angle_point(scene, joint, radius, sign * lead)
+        t *= sign  # the way the door's face moves as it opens
+        target = point - CFG.door_push_gap * t
+        return np.array([*target[:2], pad_z]), _facing(scene, t, CFG.door_open_pitch, vertical_fingers=False)
+
+    motion.gripper = CLOSED
+    start, rot = pusher(0.0)
+    yield from _approach(motion, start, rot, tol=0.015, min_z=pad_z + CFG.travel_clearance)
+    for _ in range(2 * CFG.act_steps):
+        if sign * _qpos(scene, joint) >= goal:
+            break
+        target, rot = pusher(CFG.door_push_lead)
+        yield motion.action(target, rot, speed=0.6)
+    yield from motion.move_to(scene.eef_pos() + 0.08 * UP, scene.eef_mat(), tol=0.02, max_steps=30)
+
+
+def _open_door(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Open a hinged door: pull it ajar by its handle, then push it open from behind."""
+    joint, model = _joint(scene, name)
+    if _open_sign(model) * _qpos(scene, joint) < CFG.door_pull_angle / 2:
+        yield from _pull_door(scene, motion, name, rng)
+    yield from _push_door_open(scene, motion, name, rng)
+
+
 def _close_door(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Swing a hinged door shut: closed fingertips push its outer face along the arc, the gripper
     tipped down and turning with the door so that its housing stays clear of the door's top."""
@@ -354,11 +437,10 @@ def _with_retry(skill, scene: Scene, motion: Motion, name: str, rng, predicate: 
 
 
 def open_articulated(scene: Scene, motion: Motion, name: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Open a drawer (by its region site name). Opening a hinged door (microwave) is not scripted:
-    it yields no actions, so the step fails and the episode is dropped."""
+    """Open a drawer (by its region site name) or a hinged door (microwave)."""
     joint, _ = _joint(scene, name)
-    if _is_slide(scene, joint):
-        yield from _with_retry(_open_drawer, scene, motion, name, rng, "open")
+    skill = _open_drawer if _is_slide(scene, joint) else _open_door
+    yield from _with_retry(skill, scene, motion, name, rng, "open")
 
 
 def fit_depth(scene: Scene, region: str, obj: str) -> float:
@@ -383,9 +465,13 @@ def opened_for(scene: Scene, region: str, obj: str) -> bool:
 def open_for(scene: Scene, motion: Motion, region: str, obj: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Pull the drawer of `region` out just far enough for `obj` to go in (retries once): pulled out
     all the way, a drawer overhangs the table beside the cabinet, where the arm may have to reach
-    down for `obj`. A hinged door is not scripted (no actions, as in `open_articulated`)."""
+    down for `obj`. A region behind a hinged door (a microwave's) has its door opened all the way."""
+    if not scene.object(region).joints:
+        if needs_opening(scene, region):
+            yield from open_articulated(scene, motion, scene.object(region).parent_name, rng)
+        return
     for _ in range(2):
-        if opened_for(scene, region, obj) or not scene.object(region).joints:
+        if opened_for(scene, region, obj):
             return
         yield from _open_drawer(scene, motion, region, rng, depth=fit_depth(scene, region, obj))
 
