@@ -77,3 +77,12 @@ def test_wrap_yaw_is_an_equivalent_gripper_yaw_near_home(yaw):
     w = wrap_yaw(yaw)
     assert abs(w - HOME_YAW) <= np.pi / 2 + 1e-9
     assert np.isclose(np.sin(2 * (w - yaw)), 0.0, atol=1e-9)  # same up to a half turn
+
+
+def test_a_stated_opening_waits_for_a_closing_of_the_same_fixture():
+    """An open drawer above would hang over the handle the hand pushes shut below; other openings go first."""
+    top, bottom = "cabinet_1_top_region", "cabinet_1_bottom_region"
+    steps = planner.plan(FakeScene([["open", top], ["close", bottom]], {top, bottom}))
+    assert [s.predicate for s in steps] == [("close", bottom), ("open", top)]
+    steps = planner.plan(FakeScene([["close", bottom], ["open", "microwave_1"]], {bottom}))
+    assert [s.predicate for s in steps] == [("open", "microwave_1"), ("close", bottom)]

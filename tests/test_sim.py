@@ -14,9 +14,9 @@ from hilam.evaluate import EvalConfig, evaluate, wilson_interval
 from hilam.scripted_policies import ConstantPolicy, ReplayPolicy
 
 # one task per suite the expert must solve (state-only, fresh random resets); libero_90 45 needs the pan's
-# handle grasp and the stove switched on before the pan goes on it, libero_90 35 opens the microwave's door
+# handle grasp and the stove switched on before the pan goes on it, libero_90 35 opens the microwave's door and 6 drags the bottom drawer open
 EXPERT_TASKS = [("libero_spatial", 0), ("libero_object", 3), ("libero_goal", 7), ("libero_10", 0), ("libero_90", 45),
-                ("libero_90", 35)]
+                ("libero_90", 35), ("libero_90", 6)]
 
 
 def run_expert(env: LiberoEnv, seed: int, init_state=None) -> tuple[bool, np.ndarray]:

@@ -37,6 +37,11 @@ class ArticulatedConfig:
     fit_margin: float = 0.01  # a drawer something goes into is pulled out its footprint's length plus this
     fit_tol: float = 0.01  # accepted shortfall of that opening
     pull_speed: float = 0.8  # action-norm cap while pulling a drawer
+    low_handle: float = 0.07  # a handle closer than this above the surface below is dragged, not grasped
+    drag_pitch: float = 0.8  # downward tilt of the closed fingers that drag a low drawer by its handle's top
+    drag_back: float = 0.008  # pads this far behind the handle bar's centre (toward the drawer)
+    drag_press: float = 0.03  # the servo target lies this far below the handle's top (the pressing force)
+    drag_lift: float = 0.03  # pads this far above the handle's top before pressing down
     push_contact_gap: float = 0.03  # finger-pad centre to handle centre when pushing a drawer shut
     push_standoff: float = 0.05  # descend this far in front of the handle before pushing
     push_pitch: float = 1.0  # downward tilt of the pushing gripper
@@ -165,9 +170,12 @@ def _drawer_frame(scene: Scene, joint: str, model) -> tuple[np.ndarray, np.ndarr
     d = _axis(scene, joint) * _open_sign(model)
     d = d - d[2] * UP
     d /= np.linalg.norm(d)
-    xpos = scene.sim.data.geom_xpos
-    handle = max(_body_geoms(scene, joint), key=lambda g: float(xpos[g] @ d))
-    return np.array(xpos[handle]), d
+    return np.array(scene.sim.data.geom_xpos[_handle_geom(scene, joint, d)]), d
+
+
+def _handle_geom(scene: Scene, joint: str, d: np.ndarray) -> int:
+    """A drawer's handle: its collision geom farthest along the opening direction `d`."""
+    return max(_body_geoms(scene, joint), key=lambda g: float(scene.sim.data.geom_xpos[g] @ d))
 
 
 def _top(scene: Scene, geoms: list[int]) -> float:
@@ -239,6 +247,9 @@ def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generat
     metres or (if None) past its "open" threshold."""
     joint, model = _joint(scene, name)
     handle, d = _drawer_frame(scene, joint, model)
+    if handle[2] - scene.surface_z((handle + CFG.handle_standoff * d)[:2], top=handle[2]) < CFG.low_handle:
+        yield from _drag_drawer(scene, motion, name, rng, depth)
+        return
     side = np.cross(UP, d)
     handle = handle + _jitter(rng, side)
     rot = _facing(scene, -d, CFG.handle_pitch)
@@ -250,16 +261,43 @@ def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generat
     yield from _narrow(motion)
     yield from motion.move_to(handle - CFG.handle_depth * d, rot, tol=0.008, max_steps=60)
     yield from motion.set_gripper(CLOSED, steps=CFG.close_steps)
+    yield from _pull_out(scene, motion, joint, model, scene.eef_pos(), d, rot, depth)
+    yield from _retreat(motion, d)
+    yield from _to_neutral(scene, motion)
+
+
+def _pull_out(scene: Scene, motion: Motion, joint: str, model, start: np.ndarray, d: np.ndarray, rot: np.ndarray,
+              depth: float | None) -> Iterator[np.ndarray]:
+    """Servo the hand from `start` along the opening direction `d` until the drawer is out `depth` metres
+    (None: past its "open" threshold), slowing down over the last stretch so as not to overshoot."""
     sign = _open_sign(model)
     goal = _open_boundary(model) + CFG.drawer_open_margin if depth is None else depth
-    start, opened = scene.eef_pos(), sign * _qpos(scene, joint)
+    opened = sign * _qpos(scene, joint)
     for _ in range(CFG.act_steps):
         rest = goal - sign * _qpos(scene, joint)
         if rest <= 0:
             break
-        speed = float(np.clip(rest / CFG.pull_slow, CFG.pull_min_speed, CFG.pull_speed))  # don't overshoot
+        speed = float(np.clip(rest / CFG.pull_slow, CFG.pull_min_speed, CFG.pull_speed))
         yield motion.action(start + (goal - opened + CFG.pull_lead) * d, rot, speed=speed)
-    yield from _retreat(motion, d)
+
+
+def _drag_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generator,
+                 depth: float | None = None) -> Iterator[np.ndarray]:
+    """Open a drawer whose handle is too low to grasp (the hand, 20 cm across its fingers, meets the table
+    or the handle above): closed fingertips, tipped down, press on the handle bar's top from the front and
+    drag it out by friction."""
+    joint, model = _joint(scene, name)
+    handle, d = _drawer_frame(scene, joint, model)
+    side = np.cross(UP, d)
+    top = _top(scene, [_handle_geom(scene, joint, d)])
+    pad = np.array([*(handle - CFG.drag_back * d + _jitter(rng, side))[:2], top])
+    rot = _facing(scene, -d, CFG.drag_pitch, vertical_fingers=False)
+    motion.gripper = CLOSED
+    yield from _approach(motion, pad + CFG.drag_lift * UP + CFG.push_standoff * d, rot)
+    yield from motion.move_to(pad + CFG.drag_lift * UP, rot, tol=0.008, max_steps=40)
+    yield from motion.move_to(pad - CFG.drag_press * UP, rot, tol=0.004, max_steps=30, stall=True)  # onto the bar
+    yield from _pull_out(scene, motion, joint, model, pad - CFG.drag_press * UP, d, rot, depth)
+    yield from motion.move_to(scene.eef_pos() + 0.06 * UP, rot, tol=0.02, max_steps=30)
     yield from _to_neutral(scene, motion)
 
 
@@ -289,6 +327,7 @@ def _close_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Genera
     for _ in range(4):  # settle against the stop
         yield motion.action(handle - 0.2 * d, rot, speed=0.3)
     yield from _retreat(motion, d, dist=0.05)
+    yield from _to_neutral(scene, motion)
 
 
 # ---------------------------------------------------------------------------------- hinged door

@@ -41,7 +41,21 @@ def plan(scene: Scene) -> list[Step]:
         if pred[0] in PLACEMENTS and scene.is_site(target) and _needs_opening(scene, target):
             steps.append(Step(("open", target), prerequisite=True, fit=pred[1]))
         steps.append(Step(tuple(pred)))
-    return _switch_before_handles(scene, sorted(steps, key=lambda s: s.rank))  # stable: goal order within a rank
+    steps = sorted(steps, key=lambda s: s.rank)  # stable: goal order within a rank
+    return _switch_before_handles(scene, _close_before_open(scene, steps))
+
+
+def _fixture(scene: Scene, name: str) -> str:
+    return scene.site_parent(name) if scene.is_site(name) else name
+
+
+def _close_before_open(scene: Scene, steps: list[Step]) -> list[Step]:
+    """A stated opening of a fixture whose other part the goal closes comes after that closing: a drawer
+    left open above hangs over the handle of the one below that the hand has to push shut."""
+    closing = {_fixture(scene, s.predicate[1]) for s in steps if s.predicate[0] == "close"}
+    late = [s for s in steps if s.predicate[0] == "open" and not s.prerequisite
+            and _fixture(scene, s.predicate[1]) in closing]
+    return [s for s in steps if s not in late] + late
 
 
 def _switch_before_handles(scene: Scene, steps: list[Step]) -> list[Step]:
