@@ -6,7 +6,13 @@ import pytest
 
 from hilam.data.expert.rollout import expert_episode
 from hilam.data.fractions import select_demos
-from hilam.data.generate import GenerateConfig, generate, render_pass
+from hilam.data.generate import (
+    GenerateConfig,
+    generate,
+    load_state_episodes,
+    render_pass,
+    state_pass,
+)
 from hilam.data.schema import read_task_file, task_file
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import official_init_states, resolve_suite, task_spec
@@ -84,6 +90,16 @@ def test_generate_two_passes_resume_and_pairing(tmp_path):
     assert sorted(td2.demo_ids) == [0, 1]
     first = td2.demos[td2.demo_ids.index(td.demo_ids[0])]
     np.testing.assert_array_equal(first.obs["agentview_rgb"], demo.obs["agentview_rgb"])
+    # a larger pool than the cached state pass goes on from it: its episodes are kept, one more is added
+    kept = load_state_episodes(cfg, task)
+    grown = state_pass(task, GenerateConfig(**{**cfg.__dict__, "demos_per_task": 3, "max_attempts": 6}))
+    assert grown["successes"] == 3 and grown["attempts"] >= stats["attempts"] + 1
+    assert grown["extended_from"]["successes"] == 2
+    episodes = load_state_episodes(cfg, task)
+    assert len(episodes) == 3
+    for (s0, a0), (s1, a1) in zip(kept, episodes):
+        np.testing.assert_array_equal(s0, s1)
+        np.testing.assert_array_equal(a0, a1)
 
 
 def test_evaluator_replays_expert_to_success_and_survives_env_errors(tmp_path):

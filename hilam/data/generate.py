@@ -64,17 +64,25 @@ def stats_path(root: str | os.PathLike, task: TaskSpec) -> Path:
 
 
 def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
-    """Run the expert state-only until `demos_per_task` successes; cache episodes and stats."""
-    path = _states_path(cfg, task)
-    if path.exists() and stats_path(cfg.root, task).exists():
-        return json.loads(stats_path(cfg.root, task).read_text())
+    """Run the expert state-only until `demos_per_task` successes; cache episodes and stats. A cached pass that
+    stopped short of a larger pool asked for now (a corpus with more episodes per task) goes on where it
+    stopped, with the seeds a fresh pass would use, and keeps the episodes it has."""
+    path, stats_file = _states_path(cfg, task), stats_path(cfg.root, task)
+    cached = json.loads(stats_file.read_text()) if path.exists() and stats_file.exists() else None
+    if cached and (cached["successes"] >= cfg.demos_per_task or cached["attempts"] >= cfg.max_attempts):
+        return cached
     from hilam.data.expert.rollout import expert_episode
     from hilam.envs.libero_env import LiberoEnv
 
     max_steps = resolve_suite(task.suite).max_steps
     env = LiberoEnv(task, render=False)
-    episodes, lengths, failures = [], [], []
-    steps, t0, attempts = 0, time.perf_counter(), 0
+    episodes, failures, attempts = [], [], 0
+    if cached:
+        with np.load(path) as z:
+            episodes = [(z[f"states_{i}"], z[f"actions_{i}"], int(z[f"seed_{i}"])) for i in range(cached["successes"])]
+        failures, attempts = cached["failures"], cached["attempts"]
+    lengths = [len(a) for _, a, _ in episodes]
+    steps, t0 = 0, time.perf_counter()
     while len(episodes) < cfg.demos_per_task and attempts < cfg.max_attempts:
         seed = episode_seed(cfg.seed, task, attempts)
         attempts += 1
@@ -106,7 +114,9 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
              "state_pass_seconds": seconds, "state_pass_steps_per_s": steps / max(seconds, 1e-9),
              "git": git_commit(),
              "failures": failures}
-    write_json(stats_path(cfg.root, task), stats)
+    if cached:  # the episodes it kept were made by that pass's code
+        stats["extended_from"] = {k: cached.get(k) for k in ("successes", "attempts", "git")}
+    write_json(stats_file, stats)
     return stats
 
 
