@@ -1,6 +1,8 @@
 """The real LIBERO simulator: scripted expert, two-pass generation, and the parallel evaluator."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from hilam.data.generate import (
     state_pass,
 )
 from hilam.data.schema import read_task_file, task_file
+from hilam.data.video import VideoCorpusConfig, corpus_fingerprint, load_corpus
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import official_init_states, resolve_suite, task_spec
 from hilam.evaluate import EvalConfig, evaluate, wilson_interval
@@ -166,3 +169,16 @@ def test_interrupted_evaluation_resumes_from_its_journal(tmp_path):
     assert fewer["episodes"] == 2 and fewer["resumed_episodes"] == 2
     with pytest.raises(ValueError, match="journal of another evaluation"):
         evaluate(ConstantPolicy(), EvalConfig(**{**cfg.__dict__, "max_steps": 5}))
+
+
+def test_rendered_corpus_grows_when_more_episodes_per_task_are_asked_for(tmp_path):
+    """A corpus with more rollouts per task extends the cached one (before, it silently kept the cached
+    size); a smaller corpus reads only its first clips from a file rendered for a larger one."""
+    small = VideoCorpusConfig(suite="libero_object", tasks=(1,), episodes_per_task=1, render_size=32, image_size=16,
+                              root=str(tmp_path), states_root=str(tmp_path), workers=1)
+    (one,) = load_corpus(small)
+    two = load_corpus(replace(small, episodes_per_task=2))
+    assert len(two) == 2
+    np.testing.assert_array_equal(two[0].frames, one.frames)
+    again = load_corpus(small)
+    assert len(again) == 1 and corpus_fingerprint(again) == corpus_fingerprint([one])

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from baselines.being_h0.geometry import matrix_to_rot6d, quat_xyzw_to_matrix
 from baselines.being_h0.tokenizer import MOTION_DIM
 from hilam.atomic import atomic_savez
-from hilam.data.generate import GenerateConfig, load_state_episodes
+from hilam.data.generate import load_state_episodes
 from hilam.data.video import (
     Clip,
     VideoCorpusConfig,
@@ -70,7 +70,7 @@ def task_motion(video: VideoCorpusConfig, task: TaskSpec, root: str) -> list[np.
     if path.exists():
         with np.load(path) as z:
             return [z[f"ep_{i}"] for i in range(len(z.files))]
-    episodes = load_state_episodes(GenerateConfig(suite=task.suite, root=video.states_root), task)
+    episodes = load_state_episodes(video.state_pass(), task)
     motion = replay_task(task, [s for s, _ in episodes[: video.episodes_per_task]])
     atomic_savez(path, **{f"ep_{i}": m for i, m in enumerate(motion)})
     return motion

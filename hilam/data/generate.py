@@ -63,13 +63,26 @@ def stats_path(root: str | os.PathLike, task: TaskSpec) -> Path:
     return Path(root) / task.suite / "states" / f"{task.name}.json"
 
 
+def _pass_done(stats: dict, cfg: GenerateConfig) -> bool:
+    return stats["successes"] >= cfg.demos_per_task or stats["attempts"] >= cfg.max_attempts
+
+
+def finished_state_pass(task: TaskSpec, cfg: GenerateConfig) -> dict | None:
+    """The cached state pass's stats if it has all `cfg` asks for (or gave up trying), else None."""
+    path, stats_file = _states_path(cfg, task), stats_path(cfg.root, task)
+    if not (path.exists() and stats_file.exists()):
+        return None
+    stats = json.loads(stats_file.read_text())
+    return stats if _pass_done(stats, cfg) else None
+
+
 def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     """Run the expert state-only until `demos_per_task` successes; cache episodes and stats. A cached pass that
     stopped short of a larger pool asked for now (a corpus with more episodes per task) goes on where it
     stopped, with the seeds a fresh pass would use, and keeps the episodes it has."""
     path, stats_file = _states_path(cfg, task), stats_path(cfg.root, task)
     cached = json.loads(stats_file.read_text()) if path.exists() and stats_file.exists() else None
-    if cached and (cached["successes"] >= cfg.demos_per_task or cached["attempts"] >= cfg.max_attempts):
+    if cached and _pass_done(cached, cfg):
         return cached
     from hilam.data.expert.rollout import expert_episode
     from hilam.envs.libero_env import LiberoEnv

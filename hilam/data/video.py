@@ -23,7 +23,12 @@ from tqdm import tqdm
 
 from hilam.atomic import temp_path
 from hilam.data.dataset import resize_images
-from hilam.data.generate import GenerateConfig, generate, load_state_episodes
+from hilam.data.generate import (
+    GenerateConfig,
+    finished_state_pass,
+    generate,
+    load_state_episodes,
+)
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 
 SOURCE = "hilam scripted rollouts, agentview only, actions dropped"
@@ -45,6 +50,12 @@ class VideoCorpusConfig:
     camera: str = "agentview_rgb"
     tasks: tuple[int, ...] = ()  # empty = every task of the suite
     workers: int = 0
+
+    def state_pass(self) -> GenerateConfig:
+        """The demo generator's settings for this corpus's state pass (its pool of rollouts per task)."""
+        return GenerateConfig(suite=resolve_suite(self.suite).name, root=self.states_root,
+                              demos_per_task=self.episodes_per_task, max_attempts=2 * self.episodes_per_task,
+                              render=False, workers=self.workers, tasks=self.tasks)
 
     def key(self) -> str:
         """Identity of the corpus content (used to key models trained on it)."""
@@ -82,7 +93,7 @@ def _render_task(task: TaskSpec, cfg: VideoCorpusConfig) -> dict:
     from hilam.envs.libero_env import LiberoEnv
 
     out = corpus_file(cfg, task)
-    episodes = load_state_episodes(GenerateConfig(suite=task.suite, root=cfg.states_root), task)
+    episodes = load_state_episodes(cfg.state_pass(), task)
     episodes = episodes[: cfg.episodes_per_task]
     if not episodes:
         return {"task": task.name, "clips": 0, "rendered": 0}
@@ -110,8 +121,7 @@ def build_corpus(cfg: VideoCorpusConfig) -> list[dict]:
     from hilam.envs.gl import render_threads, select_gl_backend, use_render_threads
 
     suite = resolve_suite(cfg.suite).name
-    generate(GenerateConfig(suite=suite, root=cfg.states_root, demos_per_task=cfg.episodes_per_task,
-                            max_attempts=2 * cfg.episodes_per_task, render=False, workers=cfg.workers, tasks=cfg.tasks))
+    generate(cfg.state_pass())
     tasks = _tasks(cfg)
     select_gl_backend()
     workers = min(cfg.workers or os.cpu_count() or 1, len(tasks))
@@ -126,12 +136,20 @@ def build_corpus(cfg: VideoCorpusConfig) -> list[dict]:
     return results
 
 
-def _read_corpus_file(path: Path, size: int) -> list[Clip]:
+def _clip_count(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with h5py.File(path, "r") as f:
+        return len(f["videos"])
+
+
+def _read_corpus_file(path: Path, size: int, limit: int) -> list[Clip]:
+    """The first `limit` clips of a corpus file (a file rendered for a larger corpus holds more)."""
     try:
         with h5py.File(path, "r") as f:
             lang = str(f.attrs.get("language", ""))
-            return [Clip(resize_images(f["videos"][k][()], size), lang, str(path))
-                    for k in sorted(f["videos"], key=lambda k: int(k.split("_")[-1]))]
+            keys = sorted(f["videos"], key=lambda k: int(k.split("_")[-1]))[:limit]
+            return [Clip(resize_images(f["videos"][k][()], size), lang, str(path)) for k in keys]
     except (OSError, KeyError) as e:
         raise ValueError(f"{path}: not a readable video corpus file ({e}); delete it to render it again") from e
 
@@ -179,12 +197,19 @@ def load_corpus(cfg: VideoCorpusConfig) -> list[Clip]:
                 for p in tqdm(files, desc="decode videos", unit="video")]
     ensure_corpus(cfg)
     paths = [corpus_file(cfg, t) for t in _tasks(cfg)]
-    return [c for p in paths if p.exists() for c in _read_corpus_file(p, cfg.image_size)]
+    return [c for p in paths if p.exists() for c in _read_corpus_file(p, cfg.image_size, cfg.episodes_per_task)]
+
+
+def _task_complete(cfg: VideoCorpusConfig, task: TaskSpec) -> bool:
+    """Whether a task's state pass is done and every clip the corpus takes from it is rendered."""
+    stats = finished_state_pass(task, cfg.state_pass())
+    return stats is not None and _clip_count(corpus_file(cfg, task)) >= min(cfg.episodes_per_task, stats["successes"])
 
 
 def ensure_corpus(cfg: VideoCorpusConfig) -> None:
-    """Render the corpus if none of its files exist yet (a folder of videos is the user's: nothing to build)."""
-    if not cfg.folder and not any(corpus_file(cfg, t).exists() for t in _tasks(cfg)):
+    """Build what the corpus lacks: a missing task, or more episodes per task than were made before (both
+    passes resume from their caches). A folder of videos is the user's: nothing to build."""
+    if not cfg.folder and not all(_task_complete(cfg, t) for t in _tasks(cfg)):
         build_corpus(cfg)
 
 
