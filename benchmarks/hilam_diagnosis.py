@@ -9,6 +9,10 @@ pi^h's R^2 against the labelled skill; and, when the flat BAKU cell of the same 
 loss on the same samples (the same objective), to compare pi^l with the flat policy. Writes
 results/diagnosis/hilam_<suite>_frac<F>.json. Held-out demos must be rendered first:
 `hilam generate --suite <suite> --frac <heldout-frac>`.
+
+Pretraining corpus size: with `--corpus-episodes N` (rollouts per LIBERO-90 task; the profile's is 2 on cpu)
+it trains HiLAM with that corpus instead (same steps, stages and policies keyed by the corpus, in
+runs/<suite>/hilam_corpus<N>/..., resumable), then measures it the same way into ..._corpus<N>.json.
 """
 from __future__ import annotations
 
@@ -62,18 +66,24 @@ def main() -> None:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--heldout-frac", type=float, default=0.12, help="demos beyond --frac up to this are held out")
     ap.add_argument("--samples", type=int, default=2048)
+    ap.add_argument("--corpus-episodes", type=int, default=0,
+                    help="train HiLAM on a corpus of this many rollouts per task instead of reading the cell")
     ap.add_argument("--out", default="results/diagnosis")
     a = ap.parse_args()
     suite = resolve_suite(a.suite).name
     profile = get_profile(a.profile)
     profile.hilam.shared.place("runs", "data/video")
-    run_dir = Path("runs") / suite / "hilam" / f"frac{a.frac:g}-seed{a.seed}-{a.profile}"
-    if not (run_dir / "finetune" / "latest").exists():
+    cell = f"frac{a.frac:g}-seed{a.seed}-{a.profile}"
+    run_dir, tag = Path("runs") / suite / "hilam" / cell, ""
+    if a.corpus_episodes and a.corpus_episodes != profile.hilam.shared.video.episodes_per_task:
+        profile.hilam.shared.video.episodes_per_task = a.corpus_episodes
+        run_dir, tag = Path("runs") / suite / f"hilam_corpus{a.corpus_episodes}" / cell, f"_corpus{a.corpus_episodes}"
+    elif not (run_dir / "finetune" / "latest").exists():
         raise SystemExit(f"{run_dir}: no finished HiLAM cell; run `make bench SUITE={suite} FRAC={a.frac:g} METHODS=hilam`")
     data = DemoDataset(DatasetConfig(suite=suite, frac=a.frac, seed=0, chunk=profile.baku.head.chunk,
                                      image_size=profile.image_size))
     method = HilamMethod(profile, data.instructions)
-    method.fit(data, run_dir, a.seed)  # loads every checkpoint
+    fit = method.fit(data, run_dir, a.seed)  # loads every checkpoint (trains what is missing: --corpus-episodes)
     train = measure(method, method.finetune_data, np.arange(len(data)), a.samples)
     held = DemoDataset(DatasetConfig(suite=suite, frac=a.heldout_frac, seed=0, chunk=profile.baku.head.chunk,
                                      image_size=profile.image_size))
@@ -85,18 +95,21 @@ def main() -> None:
     if len(unseen) == 0:
         raise SystemExit(f"--heldout-frac {a.heldout_frac} adds no demo beyond --frac {a.frac}")
     heldout = measure(method, SkilledDemos(held, method.demo_skills(held)), unseen, a.samples)
+    command = f"python -m benchmarks.hilam_diagnosis --suite {suite} --frac {a.frac:g} --profile {a.profile}"
     out = {"suite": suite, "frac": a.frac, "seed": a.seed, "profile": a.profile, "samples": a.samples,
-           "command": f"python -m benchmarks.hilam_diagnosis --suite {suite} --frac {a.frac:g} --profile {a.profile}",
+           "command": command + (f" --corpus-episodes {a.corpus_episodes}" if tag else ""), "run_dir": str(run_dir),
+           "corpus": method.stats["shared"]["corpus"], "train": fit,
+           "skill_lengths": method.stats["segment_length_steps"],
            "heldout_frac": a.heldout_frac, "heldout_demos": int(len(np.unique(demo[unseen]))),
            "training_demos": train, "heldout_demos_scores": heldout} | provenance()
-    baku_dir = run_dir.parent.parent / "baku" / run_dir.name
+    baku_dir = Path("runs") / suite / "baku" / cell
     if (baku_dir / "latest").exists():
         baku = BakuMethod(profile, data.instructions)
         baku.fit(data, baku_dir, a.seed)  # loads the finished cell's checkpoint
         out["flat_baku_action_loss"] = {"run_dir": str(baku_dir),
                                         "training_demos": flat_loss(baku.objective, data, np.arange(len(data)), a.samples),
                                         "heldout_demos": flat_loss(baku.objective, held, unseen, a.samples)}
-    write_json(Path(a.out) / f"hilam_{suite}_frac{a.frac:g}.json", out)
+    write_json(Path(a.out) / f"hilam_{suite}_frac{a.frac:g}{tag}.json", out)
     print(json.dumps({k: out.get(k) for k in ("training_demos", "heldout_demos_scores", "flat_baku_action_loss")},
                      indent=1))
 
