@@ -67,21 +67,25 @@ def _pass_done(stats: dict, cfg: GenerateConfig) -> bool:
     return stats["successes"] >= cfg.demos_per_task or stats["attempts"] >= cfg.max_attempts
 
 
+def _cached_pass(task: TaskSpec, cfg: GenerateConfig) -> dict | None:
+    """The stats of the task's cached state pass (episodes and stats both written), else None."""
+    stats_file = stats_path(cfg.root, task)
+    if not (_states_path(cfg, task).exists() and stats_file.exists()):
+        return None
+    return json.loads(stats_file.read_text())
+
+
 def finished_state_pass(task: TaskSpec, cfg: GenerateConfig) -> dict | None:
     """The cached state pass's stats if it has all `cfg` asks for (or gave up trying), else None."""
-    path, stats_file = _states_path(cfg, task), stats_path(cfg.root, task)
-    if not (path.exists() and stats_file.exists()):
-        return None
-    stats = json.loads(stats_file.read_text())
-    return stats if _pass_done(stats, cfg) else None
+    stats = _cached_pass(task, cfg)
+    return stats if stats and _pass_done(stats, cfg) else None
 
 
 def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     """Run the expert state-only until `demos_per_task` successes; cache episodes and stats. A cached pass that
     stopped short of a larger pool asked for now (a corpus with more episodes per task) goes on where it
     stopped, with the seeds a fresh pass would use, and keeps the episodes it has."""
-    path, stats_file = _states_path(cfg, task), stats_path(cfg.root, task)
-    cached = json.loads(stats_file.read_text()) if path.exists() and stats_file.exists() else None
+    path, cached = _states_path(cfg, task), _cached_pass(task, cfg)
     if cached and _pass_done(cached, cfg):
         return cached
     from hilam.data.expert.rollout import expert_episode
@@ -129,7 +133,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
              "failures": failures}
     if cached:  # the episodes it kept were made by that pass's code
         stats["extended_from"] = {k: cached.get(k) for k in ("successes", "attempts", "git")}
-    write_json(stats_file, stats)
+    write_json(stats_path(cfg.root, task), stats)
     return stats
 
 

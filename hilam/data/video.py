@@ -97,10 +97,8 @@ def _render_task(task: TaskSpec, cfg: VideoCorpusConfig) -> dict:
     episodes = episodes[: cfg.episodes_per_task]
     if not episodes:
         return {"task": task.name, "clips": 0, "rendered": 0}
-    if out.exists():
-        with h5py.File(out, "r") as f:
-            if len(f["videos"]) >= len(episodes):
-                return {"task": task.name, "clips": len(f["videos"]), "rendered": 0}
+    if (have := _clip_count(out)) >= len(episodes):
+        return {"task": task.name, "clips": have, "rendered": 0}
     env = LiberoEnv(task, render=True, image_size=cfg.render_size, cameras=(cfg.camera,))
     tmp = temp_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
