@@ -29,6 +29,8 @@ class ArticulatedConfig:
     handle_standoff: float = 0.10  # pre-grasp distance in front of a drawer handle
     narrow_steps: int = 4  # closing steps from fully open to a ~4 cm finger gap
     handle_pitch: float = 0.2  # tip the gripper down so its housing clears objects below the handle
+    handle_yaw_to_base: float = 1.0  # the grasping hand points along -opening + this x (robot base -> handle), unit
+    # vectors: 1 bisects them, so the forearm of a drawer that slides across the reach trails toward the robot
     handle_depth: float = 0.0  # how far past the handle centre the finger pads go
     drawer_open_margin: float = 0.012  # pull this far past the "open" threshold
     pull_lead: float = 0.028  # the pulling servo's target lies this far beyond the goal opening
@@ -243,8 +245,9 @@ def _retreat(motion: Motion, direction: np.ndarray, dist: float = 0.08) -> Itera
 # ---------------------------------------------------------------------------------- drawers
 def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generator,
                  depth: float | None = None) -> Iterator[np.ndarray]:
-    """Grasp the handle from the front (fingers vertical) and pull it out along the slide, `depth`
-    metres or (if None) past its "open" threshold."""
+    """Grasp the handle from the front (fingers vertical; the hand turned halfway toward the robot, so that
+    its forearm stays clear of what stands beside a drawer sliding across the reach) and pull it out along
+    the slide, `depth` metres or (if None) past its "open" threshold."""
     joint, model = _joint(scene, name)
     handle, d = _drawer_frame(scene, joint, model)
     if handle[2] - scene.surface_z((handle + CFG.handle_standoff * d)[:2], top=handle[2]) < CFG.low_handle:
@@ -252,8 +255,11 @@ def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generat
         return
     side = np.cross(UP, d)
     handle = handle + _jitter(rng, side)
-    rot = _facing(scene, -d, CFG.handle_pitch)
-    pre = handle + CFG.handle_standoff * d
+    toward = handle[:2] - _robot_base(scene)
+    face = -d + CFG.handle_yaw_to_base * np.array([*toward / np.linalg.norm(toward), 0.0])
+    face /= np.linalg.norm(face)
+    rot = _facing(scene, face, CFG.handle_pitch)
+    pre = handle - CFG.handle_standoff * face
     motion.gripper = OPEN
     z = max(scene.eef_pos()[2], pre[2] + 0.05)
     yield from motion.move_to(np.array([*pre[:2], z]), rot, tol=0.03, max_steps=CFG.approach_steps)
