@@ -86,3 +86,30 @@ def test_a_stated_opening_waits_for_a_closing_of_the_same_fixture():
     assert [s.predicate for s in steps] == [("close", bottom), ("open", top)]
     steps = planner.plan(FakeScene([["close", bottom], ["open", "microwave_1"]], {bottom}))
     assert [s.predicate for s in steps] == [("open", "microwave_1"), ("close", bottom)]
+
+
+class SiteFrame:
+    """A region site's rotation and size, for `Scene`'s region geometry."""
+
+    def __init__(self, mat: np.ndarray, size: tuple[float, float, float]):
+        self._mat, self._size = np.asarray(mat, dtype=float), np.asarray(size, dtype=float)
+
+    def mat(self, name: str) -> np.ndarray:
+        return self._mat
+
+    def site_size(self, name: str) -> np.ndarray:
+        return self._size
+
+
+def test_region_geometry_follows_a_site_whose_size_z_is_not_vertical():
+    """A desk caddy's front compartment (libero_90 73): its site's y axis points down, so the compartment is
+    5.6 cm across x, 12.4 cm along y and 7.2 cm tall, the box LIBERO's `In` test checks."""
+    from hilam.data.expert.scene import Scene
+
+    front = SiteFrame([[1, 0, 0], [0, 0, 1], [0, -1, 0]], (0.028, 0.036, 0.062))
+    np.testing.assert_allclose(Scene.region_half_extents(front, "r"), [0.028, 0.062, 0.036])
+    assert np.isclose(abs(Scene.region_long_yaw(front, "r")), np.pi / 2)
+    c, s = np.cos(0.5), np.sin(0.5)
+    turned = SiteFrame([[c, -s, 0], [s, c, 0], [0, 0, 1]], (0.1, 0.05, 0.02))  # upright, yawed 0.5 rad
+    assert np.isclose(Scene.region_half_extents(turned, "r")[2], 0.02)
+    assert np.isclose(Scene.region_long_yaw(turned, "r"), 0.5)

@@ -102,6 +102,18 @@ class Scene:
     def site_size(self, name: str) -> np.ndarray:
         return np.asarray(self.object(name).size, dtype=float)
 
+    def region_half_extents(self, name: str) -> np.ndarray:
+        """World-axis half extents of a region site's box, as LIBERO's `In` test takes them (|mat @ size|):
+        a caddy compartment's site is turned so that its size's z is not the vertical one."""
+        return np.abs(self.mat(name) @ self.site_size(name))
+
+    def region_long_yaw(self, name: str) -> float:
+        """Yaw of a region site's longer horizontal axis (of its three axes, the two least vertical)."""
+        axes, size = self.mat(name), self.site_size(name)
+        horizontal = np.argsort(np.abs(axes[2]))[:2]
+        k = max(horizontal, key=lambda i: size[i])
+        return float(np.arctan2(axes[1, k], axes[0, k]))
+
     def region_offset(self, region: str, point: np.ndarray) -> np.ndarray:
         """`point` in a region site's frame as LIBERO's `On` test computes it (`mat @ (point - pos)`)."""
         return self.mat(region) @ (np.asarray(point, dtype=float) - self.pos(region))

@@ -168,15 +168,12 @@ def place_target(scene: Scene, obj: str, target: str, relation: str, spec: Grasp
     bottom = surface + spec.drop
     yaw = None
     if scene.is_site(target):
-        size = scene.site_size(target)
-        region_top = scene.pos(target)[2] + size[2]
+        region_top = scene.pos(target)[2] + scene.region_half_extents(target)[2]
         if relation == "in" and scene.surface_z(xy, 0.0, exclude=(obj,)) < region_top:
             # open-topped container (basket, caddy): release just above its walls
             bottom = max(bottom, region_top + spec.into_clearance)
         if spec.align_to_region:
-            axes = scene.mat(target)[:2, :2]
-            long_axis = axes[:, int(np.argmax(size[:2]))]
-            yaw = float(np.arctan2(long_axis[1], long_axis[0]))
+            yaw = scene.region_long_yaw(target)
     eef = scene.eef_pos()
     hold = eef[2] - shape.lo[2]
     eef_goal = xy + eef[:2] - scene.pos(obj)[:2]
