@@ -126,8 +126,8 @@ def test_evaluator_replays_expert_to_success_and_survives_env_errors(tmp_path):
     assert ok
     cfg = EvalConfig(suite="libero_object", tasks=(3,), episodes_per_task=1, workers=1, video_dir=str(tmp_path))
     r = evaluate(ReplayPolicy({(3, 0): actions}), cfg)
-    # the same actions succeed within one step of the expert's own run (a goal met by a hair, as here since the
-    # release height follows the basket's tilted box, may register one step later in the evaluator's env)
+    # the same actions succeed within one step of the expert's own run: a goal met by a hair (this run since the
+    # region-box change of 8bdaa3b) may register one step later in the evaluator's env; why is not yet known
     assert r["success_rate"] == 1.0 and abs(r["per_task"][env.task.name]["mean_success_length"] - len(actions)) <= 1
     assert list(tmp_path.glob("*_ok.mp4"))
     # a policy whose actions the env rejects: every episode fails with its reason, the run completes
