@@ -202,10 +202,6 @@ def _jitter(rng: np.random.Generator, *dirs: np.ndarray) -> np.ndarray:
     return sum((rng.uniform(-CFG.jitter, CFG.jitter) * v for v in dirs), np.zeros(3))
 
 
-def _robot_base(scene: Scene) -> np.ndarray:
-    return np.array(scene.sim.data.body_xpos[scene.sim.model.body_name2id(scene.robot.robot_model.root_body)][:2])
-
-
 # ---------------------------------------------------------------------------------- motion helpers
 def _approach(motion: Motion, target: np.ndarray, rot: np.ndarray, tol: float = 0.015,
               min_z: float = -np.inf) -> Iterator[np.ndarray]:
@@ -255,7 +251,7 @@ def _open_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generat
         return
     side = np.cross(UP, d)
     handle = handle + _jitter(rng, side)
-    toward = handle[:2] - _robot_base(scene)
+    toward = handle[:2] - scene.robot_base()[:2]
     face = -d + CFG.handle_yaw_to_base * np.array([*toward / np.linalg.norm(toward), 0.0])
     face /= np.linalg.norm(face)
     rot = _facing(scene, face, CFG.handle_pitch)
@@ -310,7 +306,7 @@ def _drag_drawer(scene: Scene, motion: Motion, name: str, rng: np.random.Generat
 def _to_neutral(scene: Scene, motion: Motion) -> Iterator[np.ndarray]:
     """Draw the hand back within `neutral_reach` of the robot's base, so that the next skill turns it
     there and not at full stretch, where the elbow reaches its joint limit and the OSC jams."""
-    eef, base = scene.eef_pos(), _robot_base(scene)
+    eef, base = scene.eef_pos(), scene.robot_base()[:2]
     out = eef[:2] - base
     xy = base + out * min(1.0, CFG.neutral_reach / np.linalg.norm(out))
     yield from motion.move_to(np.array([*xy, eef[2]]), None, tol=0.02, max_steps=CFG.neutral_steps, stall=True)

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from hilam.data.expert.articulated import CFG, UP, _approach, _facing, _robot_base
+from hilam.data.expert.articulated import CFG, UP, _approach, _facing
 from hilam.data.expert.motion import OPEN, Motion
 from hilam.data.expert.scene import Scene
 
@@ -40,7 +40,7 @@ def _push_plan(scene: Scene, obj: str, region: str, rng: np.random.Generator) ->
     radius = 0.5 * float(np.max(hi - lo))
     names = [n for n in (*scene.env.objects_dict, *scene.env.fixtures_dict) if n != obj and scene.collision_geoms(n)]
     boxes = [b for b in (_footprint(scene, n) for n in names) if np.all(b[1] - b[0] < 0.6)]  # skip the table
-    base = _robot_base(scene)
+    base = scene.robot_base()[:2]
     start = scene.pos(obj)[:2]
     centre, half = scene.pos(region)[:2], scene.site_size(region)[:2]
     margin = CFG.push_obstacle_margin
