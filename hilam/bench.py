@@ -81,10 +81,12 @@ def run_cell(cell: CellConfig) -> dict:
     profile = get_profile(cell.profile)
     # one process, or one rank of `accelerate launch` (training and episodes shared); cpu as in the trainer
     procs = PartialState(cpu=not torch.cuda.is_available())
+    t_prep = time.perf_counter()
     with procs.local_main_process_first():  # one process per node makes the demos and corpus, the rest reuse them
         data, method, run_dir, without = prepare_cell(cell)
         method.prepare()
     t0 = time.perf_counter()
+    prepare_seconds = t0 - t_prep  # demos (and any corpus) this run had to generate; near 0 when cached
     train = method.fit(data, run_dir, cell.seed)
     journal = run_dir / "eval_journal.jsonl"  # finished episodes survive an interruption
     rank, world = procs.process_index, procs.num_processes
@@ -105,7 +107,7 @@ def run_cell(cell: CellConfig) -> dict:
                  "per_task": ev["per_task"], "errors": ev["errors"]},
         "data": {"source": "scripted expert (hilam)", "root": cell.data, "demos_per_task": data.demos_per_task,
                  "tasks_without_demos": without,
-                 "samples": len(data), "image_size": profile.image_size},
+                 "samples": len(data), "image_size": profile.image_size, "prepare_seconds": prepare_seconds},
         "method_config": method.describe(),
         "wall_seconds": time.perf_counter() - t0,
         "command": f"hilam bench --suite {suite} --frac {cell.frac:g} --methods {cell.method} --seeds {cell.seed} "

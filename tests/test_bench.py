@@ -22,6 +22,7 @@ def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     assert r["episodes"] == 1 and r["train"]["steps"] == 30 and r["data"]["demos_per_task"] == {
         next(iter(r["per_task"])): 1}
     assert r["method_config"]["language_encoder"] == "all-MiniLM-L6-v2"
+    assert r["data"]["prepare_seconds"] > 0  # this run made its demos
     assert (tmp_path / "runs" / "libero_object" / "baku" / cell.path().stem / "latest").exists()
     # a finished cell is not redone
     assert run_cell(cell) == saved
