@@ -22,7 +22,12 @@ import numpy as np
 from benchmarks.paper_numbers import SOURCE, paper_rate
 from hilam.evaluate import wilson_interval
 
-ABLATIONS = ("hilam", "hilam_stage1", "hilam_latent", "hilam_nopretrain")
+FAMILIES = ("hilam", "being_h0", "human2robot")  # methods whose variants `<family>_<change>` are ablations of them
+
+
+def family(method: str) -> str | None:
+    """The method a variant ablates ('being_h0_flatvq' -> 'being_h0'); None for a method that is no variant."""
+    return next((f for f in FAMILIES if method.startswith(f + "_")), None)
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Pooled:
     episodes: int
     seed_rates: list[float]
     per_task: dict[str, float]
+    demos: list[str]  # the cells' data fingerprints ("unrecorded" for cells made before they were recorded)
 
     @property
     def rate(self) -> float:
@@ -69,8 +75,9 @@ def pool(cells: list[dict]) -> dict[tuple, Pooled]:
         succ = sum(round(c["success_rate"] * c["episodes"]) for c in cs)
         tasks = sorted({t for c in cs for t in c["per_task"]})
         per_task = {t: float(np.mean([c["per_task"][t] for c in cs if t in c["per_task"]])) for t in tasks}
+        demos = sorted({c.get("data", {}).get("fingerprint", "unrecorded") for c in cs})
         out[key] = Pooled(*key, [c["seed"] for c in cs], succ, sum(c["episodes"] for c in cs),
-                          [c["success_rate"] for c in cs], per_task)
+                          [c["success_rate"] for c in cs], per_task, demos)
     return out
 
 
@@ -118,7 +125,8 @@ def tables(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
             header = ["demos", *ms, "paper: BAKU", "paper: HiLAM"]
             rows = [[f"{100 * f:g}%", *(mine[(s, m, f, profile)].cell() if (s, m, f, profile) in mine else "" for m in ms),
                      fmt_paper(paper_rate(s, "baku", f)), fmt_paper(paper_rate(s, "hilam", f))] for f in fracs]
-            write_table(out, f"fractions_{s}_{profile}", f"{s}: data fractions, profile {profile}", header, rows, note)
+            write_table(out, f"fractions_{s}_{profile}", f"{s}: data fractions, profile {profile}", header, rows,
+                        note + demo_sets({k: v for k, v in mine.items() if k[0] == s}))
             names.append(f"fractions_{s}_{profile}")
             # per-task success of every (method, fraction)
             keys = [k for k in sorted(mine) if k[0] == s]
@@ -129,16 +137,32 @@ def tables(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
             write_table(out, f"per_task_{s}_{profile}", f"{s}: per-task success %, profile {profile}", header, rows,
                         "Mean over seeds of each task's success rate.")
             names.append(f"per_task_{s}_{profile}")
-        # ablations (HiLAM variants), wherever any ran
-        abl = [k for k in mine if k[1] in ABLATIONS[1:]]
+        # ablations: each variant beside the method it ablates, wherever any variant ran
+        abl = [k for k in mine if family(k[1])]
         if abl:
             cols = sorted({(k[0], k[2]) for k in abl})
+            variants = sorted({m for k in abl for m in (k[1], family(k[1]))}, key=lambda m: (family(m) or m, m))
             header = ["variant", *(f"{s} {100 * f:g}%" for s, f in cols)]
             rows = [[m, *(mine[(s, m, f, profile)].cell() if (s, m, f, profile) in mine else "" for s, f in cols)]
-                    for m in ABLATIONS if any(k[1] == m for k in mine)]
-            write_table(out, f"ablations_{profile}", f"HiLAM ablations, profile {profile}", header, rows, note)
+                    for m in variants]
+            write_table(out, f"ablations_{profile}", f"Ablations, profile {profile}", header, rows, note)
             names.append(f"ablations_{profile}")
     return names
+
+
+def demo_sets(cells: dict[tuple, Pooled]) -> str:
+    """A note naming which cells of a fraction trained on which demos, where they did not all share one set."""
+    lines = []
+    for f in sorted({k[2] for k in cells}):
+        by_set: dict[str, list[str]] = defaultdict(list)
+        for k in sorted(cells):
+            if k[2] == f:
+                for d in cells[k].demos:
+                    by_set[d].append(k[1])
+        if len(by_set) > 1:
+            lines.append(f"{100 * f:g}%: " + "; ".join(f"{d}: {', '.join(ms)}" for d, ms in sorted(by_set.items())))
+    return ("\n\nNot every cell of a row trained on the same demos (`data.fingerprint` of each cell):\n"
+            + "\n".join(f"- {x}" for x in lines)) if lines else ""
 
 
 def plots(pooled: dict[tuple, Pooled], out: Path) -> list[str]:

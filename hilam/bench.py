@@ -47,9 +47,10 @@ class CellConfig:
         return Path(self.results) / suite / self.method / f"frac{self.frac:g}-seed{self.seed}-{self.profile}.json"
 
 
-def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, list[str]]:
-    """A cell's demos (generated if missing), its untrained method and run directory, and the tasks the expert
-    made no demos for; `method.fit(data, run_dir, seed)` then trains it, or loads it when training finished."""
+def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
+    """A cell's demos (generated if missing), its untrained method and run directory, and where the demos came
+    from (the tasks the expert made none for, the commits of the expert that made them); `method.fit(data,
+    run_dir, seed)` then trains the method, or loads it when training finished."""
     suite = resolve_suite(cell.suite).name
     profile = get_profile(cell.profile)
     shared = profile.hilam.shared  # pretrained stages and their corpus live beside this cell's runs and data
@@ -67,7 +68,9 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, list[str]
                                      chunk=profile.baku.head.chunk, image_size=profile.image_size))
     method = get_method(cell.method)(profile, data.instructions)
     method.keep_every = cell.keep_every
-    return data, method, Path(cell.runs) / suite / cell.method / cell.path().stem, without
+    made_by = {g for s in stats for g in (s.get("git"), s.get("extended_from", {}).get("git")) if g}
+    origin = {"tasks_without_demos": without, "expert_git": sorted(made_by)}  # no commits: a user's files
+    return data, method, Path(cell.runs) / suite / cell.method / cell.path().stem, origin
 
 
 def run_cell(cell: CellConfig) -> dict:
@@ -83,7 +86,7 @@ def run_cell(cell: CellConfig) -> dict:
     procs = PartialState(cpu=not torch.cuda.is_available())
     t_prep = time.perf_counter()
     with procs.local_main_process_first():  # one process per node makes the demos and corpus, the rest reuse them
-        data, method, run_dir, without = prepare_cell(cell)
+        data, method, run_dir, data_origin = prepare_cell(cell)
         method.prepare()
     t0 = time.perf_counter()
     prepare_seconds = t0 - t_prep  # demos (and any corpus) this run had to generate; near 0 when cached
@@ -106,7 +109,7 @@ def run_cell(cell: CellConfig) -> dict:
         "eval": {"seconds": ev["seconds"], "env_steps_per_s": ev["env_steps_per_s"], "workers": ev["workers"],
                  "per_task": ev["per_task"], "errors": ev["errors"]},
         "data": {"source": "scripted expert (hilam)", "root": cell.data, "demos_per_task": data.demos_per_task,
-                 "tasks_without_demos": without,
+                 **data_origin, "fingerprint": data.fingerprint(),
                  "samples": len(data), "image_size": profile.image_size, "prepare_seconds": prepare_seconds},
         "method_config": method.describe(),
         "wall_seconds": time.perf_counter() - t0,

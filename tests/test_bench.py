@@ -6,6 +6,7 @@ import json
 import torch
 
 from hilam.bench import CellConfig, prepare_cell, run_cell, table
+from hilam.provenance import git_commit
 
 REQUIRED = {"suite", "method", "frac", "seed", "profile", "success_rate", "ci95", "episodes", "per_task", "protocol",
             "train", "eval", "data", "versions", "git", "hardware"}
@@ -23,6 +24,7 @@ def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
         next(iter(r["per_task"])): 1}
     assert r["method_config"]["language_encoder"] == "all-MiniLM-L6-v2"
     assert r["data"]["prepare_seconds"] > 0  # this run made its demos
+    assert r["data"]["expert_git"] == [git_commit()]
     assert (tmp_path / "runs" / "libero_object" / "baku" / cell.path().stem / "latest").exists()
     # a finished cell is not redone
     assert run_cell(cell) == saved
@@ -30,6 +32,7 @@ def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     assert "libero_object" in table([r])
     # the checkpoint kept halfway loads into the trained method and is another policy than the last one
     data, method, run_dir, _ = prepare_cell(cell)
+    assert saved["data"]["fingerprint"] == data.fingerprint()
     method.fit(data, run_dir, cell.seed)
     assert list(method.checkpoints(run_dir)) == [15, 30]
     last = {k: v.clone() for k, v in method.objective.state_dict().items()}

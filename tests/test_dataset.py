@@ -35,6 +35,27 @@ def test_fraction_selects_the_nested_demos(root):
     assert ds.instructions[0] == task0.language
 
 
+def test_fingerprint_names_the_demos_trained_on(root, tmp_path):
+    import shutil
+
+    from tests.conftest import make_demo
+
+    cfg = DatasetConfig(root=str(root), suite=SUITE, frac=0.3, chunk=4)
+    fp = DemoDataset(cfg).fingerprint()
+    assert DemoDataset(cfg).fingerprint() == fp  # the same demos, read again
+    assert DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=0.3, chunk=8, image_size=8)).fingerprint() == fp
+    assert DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=0.5, chunk=4)).fingerprint() != fp
+    # one selected demo regenerated with other actions (a changed expert): the same counts, another fingerprint
+    shutil.copytree(root, tmp_path / "r")
+    task = task_specs(SUITE)[4]
+    ids = list(range(POOL))
+    demos = [make_demo(6 + i, size=16, seed=100 * task.task_id + i + (i == select_demos(task.name, POOL, 0.3)[0]))
+             for i in ids]
+    write_task_file(task_file(tmp_path / "r", SUITE, task.name), demos, ids=ids, language=task.language,
+                    problem_name=task.name, bddl_file_name=task.bddl_file, env_args={}, extra_attrs={"pool_size": POOL})
+    assert DemoDataset(DatasetConfig(root=str(tmp_path / "r"), suite=SUITE, frac=0.3, chunk=4)).fingerprint() != fp
+
+
 def test_chunks_stop_at_episode_end(root):
     ds = DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=0.1, chunk=4))
     L = int(ds.demo_lengths[0])

@@ -11,10 +11,13 @@ from benchmarks.tables import load_cells, main, pool, tables
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def write_cell(root: Path, suite: str, method: str, frac: float, seed: int, rate: float, episodes: int = 100) -> None:
+def write_cell(root: Path, suite: str, method: str, frac: float, seed: int, rate: float, episodes: int = 100,
+               demos: str | None = None) -> None:
     per_task = {"task a": min(1.0, rate + 0.1), "task b": max(0.0, rate - 0.1)}
     cell = {"suite": suite, "method": method, "frac": frac, "seed": seed, "profile": "cpu", "success_rate": rate,
             "episodes": episodes, "ci95": [0, 1], "per_task": per_task}
+    if demos:
+        cell["data"] = {"fingerprint": demos}
     path = root / suite / method / f"frac{frac:g}-seed{seed}-cpu.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(cell))
@@ -57,6 +60,17 @@ def test_make_tables_twice_gives_identical_files(runs: Path, tmp_path: Path, mon
         main()
         digests.append({p.name: p.read_bytes() for p in sorted((tmp_path / out).iterdir())})
     assert digests[0] == digests[1] and any(n.endswith(".png") for n in digests[0])
+
+
+def test_cells_on_other_demos_and_other_families_ablations_are_shown(runs: Path, tmp_path: Path):
+    write_cell(runs, "libero_10", "being_h0", 0.1, 0, 0.17, demos="aaaa")
+    write_cell(runs, "libero_10", "being_h0_nopretrain", 0.1, 0, 0.05, demos="bbbb")
+    tables(pool(load_cells(runs)), tmp_path / "t")
+    note = (tmp_path / "t" / "fractions_libero_10_cpu.md").read_text().split("Not every cell")[1]
+    assert "- 10%: aaaa: being_h0; bbbb: being_h0_nopretrain; unrecorded: baku, hilam, hilam_latent" in note
+    assert "100%" not in note  # one cell at 100%: nothing to tell apart
+    rows = (tmp_path / "t" / "ablations_cpu.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["being_h0", "being_h0_nopretrain", "hilam", "hilam_latent"]
 
 
 def test_a_broken_cell_is_named(tmp_path: Path):

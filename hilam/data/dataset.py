@@ -6,6 +6,7 @@ so a training step never waits on I/O or decoding.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,6 +111,14 @@ class DemoDataset:
 
     def __getitem__(self, i: int) -> dict[str, np.ndarray]:
         return {k: v[0] for k, v in self.batch(np.asarray([i])).items()}
+
+    def fingerprint(self) -> str:
+        """What was trained on (each demo's task, length and actions): cells with equal fingerprints saw the same
+        demos, on whichever machine or with whichever expert version they were generated."""
+        h = hashlib.sha1(self.task.tobytes())
+        h.update(self.demo_lengths.tobytes())
+        h.update(self.actions.tobytes())
+        return h.hexdigest()[:10]
 
     def stats(self) -> dict[str, np.ndarray]:
         """Per-dimension mean/std/min/max of actions and proprio, for normalisation saved with checkpoints."""
