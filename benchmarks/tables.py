@@ -15,19 +15,22 @@ import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.paper_numbers import SOURCE, paper_rate
 from hilam.evaluate import wilson_interval
+from hilam.methods import method_names
 
-FAMILIES = ("hilam", "being_h0", "human2robot")  # methods whose variants `<family>_<change>` are ablations of them
 
-
+@cache  # the registry is read once per method name, not once per table cell
 def family(method: str) -> str | None:
-    """The method a variant ablates ('being_h0_flatvq' -> 'being_h0'); None for a method that is no variant."""
-    return next((f for f in FAMILIES if method.startswith(f + "_")), None)
+    """The registered method a variant `<method>_<change>` ablates ('being_h0_flatvq' -> 'being_h0'); None for a
+    method that is no variant. The registry decides, so a new method's ablations need no list kept here."""
+    bases = [b for b in method_names() if method.startswith(b + "_")]
+    return max(bases, key=len) if bases else None
 
 
 @dataclass
