@@ -67,6 +67,13 @@ def test_placements_keep_goal_order_and_need_no_opening_on_open_targets():
     assert [s.predicate[1] for s in planner.plan(scene)] == ["soup_1", "sauce_1"]
 
 
+def test_an_object_something_is_stacked_on_is_placed_first():
+    """Stack-then-carry puts a finger into the inner bowl; carrying the base first and stacking after does not."""
+    goal = [["on", "bowl_1", "bowl_2"], ["in", "bowl_2", "tray_1_contain_region"]]
+    steps = planner.plan(FakeScene(goal, {"tray_1_contain_region"}))
+    assert [s.predicate for s in steps] == [("in", "bowl_2", "tray_1_contain_region"), ("on", "bowl_1", "bowl_2")]
+
+
 def test_unknown_predicate_is_an_error():
     with pytest.raises(ValueError):
         planner.plan(FakeScene([["stack", "a", "b"]], set()))

@@ -41,7 +41,10 @@ def plan(scene: Scene) -> list[Step]:
         if pred[0] in PLACEMENTS and scene.is_site(target) and _needs_opening(scene, target):
             steps.append(Step(("open", target), prerequisite=True, fit=pred[1]))
         steps.append(Step(tuple(pred)))
-    steps = sorted(steps, key=lambda s: s.rank)  # stable: goal order within a rank
+    supports = {s.predicate[2] for s in steps if s.predicate[0] in PLACEMENTS}
+    # stable: goal order within a rank, except that an object the goal puts something on is placed first
+    # (stacking the bowls and then carrying the stack puts a finger into the inner bowl)
+    steps = sorted(steps, key=lambda s: (s.rank, not (s.predicate[0] in PLACEMENTS and s.predicate[1] in supports)))
     return _switch_before_handles(scene, _close_before_open(scene, steps))
 
 
