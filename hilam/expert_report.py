@@ -46,13 +46,20 @@ def expert_report(suite: str, root: str = "data/demos", out_dir: str = "results/
         "render_pass_frames_per_s": float(np.mean(fps)) if fps else None,
         "per_task": tasks,
         "command": command,
-        "reproduce": f"make expert SUITE={spec.alias}  # = hilam generate --suite {spec.name} --no-render && "
-                     f"hilam expert-report --suite {spec.name}",
+        "reproduce": _reproduce(spec.name, root, tasks),
         **provenance(),
     }
     write_json(Path(out_dir) / f"{spec.name}.json", report)
     write_summary(out_dir)
     return report
+
+
+def _reproduce(suite: str, root: str, tasks: dict[str, dict]) -> str:
+    """The command that remakes this report, with the per-task targets its state pass recorded."""
+    aims = {(t.get("demos_per_task"), t.get("max_attempts")) for t in tasks.values()}
+    if len(aims) == 1 and None not in (aim := aims.pop()):
+        return f"make expert SUITE={suite} DATA={root} DEMOS={aim[0]} ATTEMPTS={aim[1]}"
+    return f"make expert SUITE={suite} DATA={root}  # the state pass's targets were not recorded or differ by task"
 
 
 def write_summary(out_dir: str = "results/expert") -> Path:

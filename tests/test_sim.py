@@ -20,6 +20,7 @@ from hilam.data.video import VideoCorpusConfig, corpus_fingerprint, load_corpus
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import official_init_states, resolve_suite, task_spec
 from hilam.evaluate import EvalConfig, Episode, episode_seed, evaluate, wilson_interval
+from hilam.expert_report import expert_report
 from hilam.scripted_policies import ConstantPolicy, ReplayPolicy
 
 # one task per suite the expert must solve (state-only, fresh random resets); libero_90 45 needs the pan's
@@ -117,6 +118,11 @@ def test_generate_two_passes_resume_and_pairing(tmp_path):
     for (s0, a0), (s1, a1) in zip(kept, episodes):
         np.testing.assert_array_equal(s0, s1)
         np.testing.assert_array_equal(a0, a1)
+    # the expert report counts that pass and says how to remake it with the targets the pass had
+    report = expert_report("object", str(tmp_path), str(tmp_path / "expert"))
+    assert (report["attempts"], report["successes"]) == (grown["attempts"], 3)
+    assert report["reproduce"] == f"make expert SUITE=libero_object DATA={tmp_path} DEMOS=3 ATTEMPTS=6"
+    assert "| libero_object | 3 " in (tmp_path / "expert" / "summary.md").read_text()
 
 
 def test_evaluator_replays_expert_to_success_and_survives_env_errors(tmp_path):

@@ -125,6 +125,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
         arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = s, a, np.int64(sd)
     atomic_savez(path, **arrays)
     stats = {"task": task.name, "task_id": task.task_id, "language": task.language,
+             "demos_per_task": cfg.demos_per_task, "max_attempts": cfg.max_attempts,
              "attempts": attempts, "successes": len(episodes),
              "success_rate": len(episodes) / max(attempts, 1),
              "mean_length": float(np.mean(lengths)) if lengths else None,
