@@ -10,8 +10,8 @@ WORKERS ?= 0
 KEEP    ?= 0
 CELLS   ?=
 DATA    ?= data/demos
-DEMOS   ?= 50
-ATTEMPTS ?= 100
+DEMOS   ?=
+ATTEMPTS ?=
 VIDEO   ?= data/video
 BIN     := $(VENV)/bin
 
@@ -34,11 +34,11 @@ tables: install
 test: install
 	$(BIN)/python -m pytest -q tests
 
-# Scripted-expert quality of one suite (state pass only, DEMOS successes in at most ATTEMPTS episodes per task):
-# writes results/expert/<suite>.json
+# Scripted-expert quality of one suite (state pass only, DEMOS successes in at most ATTEMPTS episodes per task;
+# unset: the generator's defaults): writes results/expert/<suite>.json
 expert: install
 	$(BIN)/hilam generate --suite $(SUITE) --no-render --workers $(WORKERS) --root $(DATA) \
-		--demos-per-task $(DEMOS) --max-attempts $(ATTEMPTS)
+		$(if $(DEMOS),--demos-per-task $(DEMOS)) $(if $(ATTEMPTS),--max-attempts $(ATTEMPTS))
 	$(BIN)/hilam expert-report --suite $(SUITE) --root $(DATA)
 
 # KS-Gen key-step generation + HiLAM boundary scores (results/keysteps/), HMA world model (results/hma/)
