@@ -54,6 +54,14 @@ def test_expert_puts_a_book_into_a_compartment_whose_site_is_turned():
     assert sum(run_expert(env, seed)[0] for seed in range(3)) >= 2
 
 
+def test_expert_centres_a_book_between_the_compartment_walls():
+    """libero_90 80: the caddy's right compartment is 12.5 cm between walls that sit 5 mm off its region's centre,
+    and the book is 11.5 cm long. Its origin aimed at the region's centre, the book caught a wall and tipped
+    over in both of these seeds; its footprint centred between the walls, it goes in."""
+    env = LiberoEnv.for_task("libero_90", 80, render=False)
+    assert all(run_expert(env, 80 * 1009 + ep)[0] for ep in (1, 3))
+
+
 def test_expert_episodes_are_reproducible():
     env = LiberoEnv.for_task("libero_object", 3, render=False)
     ok1, a1 = run_expert(env, seed=7)

@@ -39,17 +39,28 @@ class PickPlaceConfig:
     overhang_step: float = 0.01  # candidate slide distances: multiples of this ...
     overhang_max: float = 0.15  # ... up to this
     overhang_dirs: int = 16  # candidate slide directions
+    # an open-topped container (caddy compartment, basket): centre the held object between its walls
+    wall_rise: float = 0.02  # a wall stands at least this far above the container's floor ...
+    wall_probe: float = 0.0025  # ... and is looked for in steps of this along the region's axes ...
+    wall_reach: float = 0.03  # ... up to this beyond the region's edge
 
 
 @dataclass
 class Place:
-    """Where the held object's origin goes (xy) and how low its bottom goes (z) before release."""
+    """Where the held object goes (xy: its origin, or its footprint centre when `by_center`) and how low its
+    bottom goes (z) before release."""
 
     xy: np.ndarray
     bottom_z: float
     carry_bottom_z: float
     yaw: float | None  # target world yaw of the object's long axis (None: keep as held)
     shared: bool = False  # a spot beside other objects already on the target region
+    by_center: bool = False  # xy is for the footprint's centre (between a container's walls), not the origin
+
+
+def held_xy(scene: Scene, obj: str, by_center: bool) -> np.ndarray:
+    """The point of `obj` that a `Place.xy` is for: its footprint's centre or its origin."""
+    return scene.shape(obj).center if by_center else scene.pos(obj)[:2]
 
 
 def pick_and_place(scene: Scene, motion: Motion, obj: str, target: str, relation: str,
@@ -103,9 +114,9 @@ def place(scene: Scene, motion: Motion, obj: str, target: str, relation: str, sp
     rot = _carry_rotation(scene, obj, goal.yaw)
 
     def eef_for(bottom_z: float) -> np.ndarray:
-        """Eef position that puts the held object's origin over the goal with its bottom at `bottom_z`."""
+        """Eef position that puts the held object over the goal with its bottom at `bottom_z`."""
         eef, shape = scene.eef_pos(), scene.shape(obj)
-        offset = eef[:2] - scene.pos(obj)[:2]
+        offset = eef[:2] - held_xy(scene, obj, goal.by_center)
         return np.array([*(goal.xy + offset), bottom_z + eef[2] - shape.lo[2]])
 
     shift = overhang_exit(scene, obj, goal.carry_bottom_z, cfg)
@@ -166,20 +177,45 @@ def place_target(scene: Scene, obj: str, target: str, relation: str, spec: Grasp
     radius = 0.5 * min(shape.long, 0.08)
     surface = scene.surface_z(xy, radius, exclude=(obj,))
     bottom = surface + spec.drop
-    yaw = None
+    yaw, by_center = None, False
     if scene.is_site(target):
         region_top = scene.pos(target)[2] + scene.region_half_extents(target)[2]
         if relation == "in" and scene.surface_z(xy, 0.0, exclude=(obj,)) < region_top:
-            # open-topped container (basket, caddy): release just above its walls
+            # open-topped container (basket, caddy): release just above its walls, midway between them
             bottom = max(bottom, region_top + spec.into_clearance)
+            xy, by_center = between_walls(scene, target, obj, cfg), True
         if spec.align_to_region:
             yaw = scene.region_long_yaw(target)
     eef = scene.eef_pos()
     hold = eef[2] - shape.lo[2]
-    eef_goal = xy + eef[:2] - scene.pos(obj)[:2]
+    eef_goal = xy + eef[:2] - held_xy(scene, obj, by_center)
     carry = max(travel_z(scene, eef_goal, cfg, held=obj, clearance=spec.carry_clearance) - hold, bottom + 0.03)
     carry = min(carry, shape.lo[2] + cfg.max_carry_z)
-    return Place(xy=xy, bottom_z=bottom, carry_bottom_z=carry, yaw=yaw, shared=bool(others))
+    return Place(xy=xy, bottom_z=bottom, carry_bottom_z=carry, yaw=yaw, shared=bool(others), by_center=by_center)
+
+
+def between_walls(scene: Scene, region: str, obj: str, cfg: PickPlaceConfig) -> np.ndarray:
+    """Midpoint between an open container's walls along both horizontal axes of its `region` site.
+
+    A compartment's walls need not be centred on its region (the caddy's are 5 mm off), and a book fills
+    its compartment's length to within 1.5 cm: aimed at the region's centre, it lands on a wall. Where no
+    wall rises within the region's reach along an axis, the region's edge stands in for it.
+    """
+    center = scene.pos(region)
+    floor = scene.surface_z(center[:2], 0.0, exclude=(obj,))
+    yaw = scene.region_long_yaw(region)
+    mid = center[:2].copy()
+    for axis in (np.array([np.cos(yaw), np.sin(yaw)]), np.array([-np.sin(yaw), np.cos(yaw)])):
+        half = float(scene.region_half_extents(region)[:2] @ np.abs(axis))
+
+        def wall(sign: int) -> float:
+            for d in np.arange(cfg.wall_probe, half + cfg.wall_reach, cfg.wall_probe):
+                if scene.surface_z(center[:2] + sign * d * axis, 0.0, exclude=(obj,)) > floor + cfg.wall_rise:
+                    return d
+            return half
+
+        mid += 0.5 * (wall(1) - wall(-1)) * axis
+    return mid
 
 
 def _standing_on(scene: Scene, obj: str, region: str) -> list[str]:
