@@ -1,14 +1,15 @@
 """Where HiLAM's cell loses: does pi^l use the skill it is given, and does pi^h predict the labelled skill?
 
-    python -m benchmarks.hilam_diagnosis --suite libero_10 --frac 0.1 --profile cpu
+    python -m benchmarks.hilam_diagnosis --suite libero_10 --frac 0.1 --profile cpu [--seed 1 --video data/expert90]
 
 Loads (never retrains) the HiLAM cell's checkpoints through the same fit() the bench ran. On samples of the
 fine-tuning demos and of held-out demos (those a larger nested fraction adds) it compares pi^l's action-chunk
 loss given the labelled skill, pi^h's predicted skill, another sample's labelled skill and a zero skill, and
 pi^h's R^2 against the labelled skill; and, when the flat BAKU cell of the same fraction and seed exists, BAKU's
 loss on the same samples (the same objective), to compare pi^l with the flat policy. Writes
-results/diagnosis/hilam_<suite>_frac<F>.json. Held-out demos must be rendered first:
-`hilam generate --suite <suite> --frac <heldout-frac>`.
+results/diagnosis/hilam_<suite>_frac<F>[_seed<S>].json (the seed tag for seeds other than 0). `--video` must
+name the corpus the cell was trained on (`make bench ... VIDEO=`), or the shared stages are not found.
+Held-out demos must be rendered first: `hilam generate --suite <suite> --frac <heldout-frac>`.
 
 Pretraining corpus size: with `--corpus-episodes N` (rollouts per LIBERO-90 task; the profile's is 2 on cpu)
 it trains HiLAM with that corpus instead (same steps, stages and policies keyed by the corpus, in
@@ -64,6 +65,7 @@ def main() -> None:
     ap.add_argument("--frac", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--video", default="data/video", help="the cell's pretraining corpus (make bench VIDEO=)")
     ap.add_argument("--heldout-frac", type=float, default=0.12, help="demos beyond --frac up to this are held out")
     ap.add_argument("--samples", type=int, default=2048)
     ap.add_argument("--corpus-episodes", type=int, default=0,
@@ -72,12 +74,13 @@ def main() -> None:
     a = ap.parse_args()
     suite = resolve_suite(a.suite).name
     profile = get_profile(a.profile)
-    profile.hilam.shared.place("runs", "data/video")
+    profile.hilam.shared.place("runs", a.video)
     cell = f"frac{a.frac:g}-seed{a.seed}-{a.profile}"
-    run_dir, tag = Path("runs") / suite / "hilam" / cell, ""
+    run_dir, tag = Path("runs") / suite / "hilam" / cell, f"_seed{a.seed}" if a.seed else ""
     if a.corpus_episodes and a.corpus_episodes != profile.hilam.shared.video.episodes_per_task:
         profile.hilam.shared.video.episodes_per_task = a.corpus_episodes
-        run_dir, tag = Path("runs") / suite / f"hilam_corpus{a.corpus_episodes}" / cell, f"_corpus{a.corpus_episodes}"
+        run_dir = Path("runs") / suite / f"hilam_corpus{a.corpus_episodes}" / cell
+        tag = f"_corpus{a.corpus_episodes}" + tag
     elif not (run_dir / "finetune" / "latest").exists():
         raise SystemExit(f"{run_dir}: no finished HiLAM cell; run `make bench SUITE={suite} FRAC={a.frac:g} METHODS=hilam`")
     data = DemoDataset(DatasetConfig(suite=suite, frac=a.frac, seed=0, chunk=profile.baku.head.chunk,
@@ -95,9 +98,11 @@ def main() -> None:
     if len(unseen) == 0:
         raise SystemExit(f"--heldout-frac {a.heldout_frac} adds no demo beyond --frac {a.frac}")
     heldout = measure(method, SkilledDemos(held, method.demo_skills(held)), unseen, a.samples)
-    command = f"python -m benchmarks.hilam_diagnosis --suite {suite} --frac {a.frac:g} --profile {a.profile}"
+    command = (f"python -m benchmarks.hilam_diagnosis --suite {suite} --frac {a.frac:g} --profile {a.profile}"
+               + (f" --seed {a.seed}" if a.seed else "") + (f" --video {a.video}" if a.video != "data/video" else ""))
     out = {"suite": suite, "frac": a.frac, "seed": a.seed, "profile": a.profile, "samples": a.samples,
-           "command": command + (f" --corpus-episodes {a.corpus_episodes}" if tag else ""), "run_dir": str(run_dir),
+           "command": command + (f" --corpus-episodes {a.corpus_episodes}" if "corpus" in tag else ""),
+           "run_dir": str(run_dir),
            "corpus": method.stats["shared"]["corpus"], "train": fit,
            "skill_lengths": method.stats["segment_length_steps"],
            "heldout_frac": a.heldout_frac, "heldout_demos": int(len(np.unique(demo[unseen]))),
