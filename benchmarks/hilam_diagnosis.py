@@ -1,6 +1,6 @@
 """Where HiLAM's cell loses: does pi^l use the skill it is given, and does pi^h predict the labelled skill?
 
-    python -m benchmarks.hilam_diagnosis --suite libero_10 --frac 0.1 --profile cpu [--seed 1 --video data/expert90]
+    python -m benchmarks.hilam_diagnosis --suite libero_10 --frac 0.1 --profile cpu [--seed 1] [--video DIR]
 
 Loads (never retrains) the HiLAM cell's checkpoints through the same fit() the bench ran. On samples of the
 fine-tuning demos and of held-out demos (those a larger nested fraction adds) it compares pi^l's action-chunk
@@ -77,12 +77,15 @@ def main() -> None:
     profile.hilam.shared.place("runs", a.video)
     cell = f"frac{a.frac:g}-seed{a.seed}-{a.profile}"
     run_dir, tag = Path("runs") / suite / "hilam" / cell, f"_seed{a.seed}" if a.seed else ""
+    command = (f"python -m benchmarks.hilam_diagnosis --suite {suite} --frac {a.frac:g} --profile {a.profile}"
+               + (f" --seed {a.seed}" if a.seed else "") + (f" --video {a.video}" if a.video != "data/video" else ""))
     if a.corpus_episodes and a.corpus_episodes != profile.hilam.shared.video.episodes_per_task:
         profile.hilam.shared.video.episodes_per_task = a.corpus_episodes
         run_dir = Path("runs") / suite / f"hilam_corpus{a.corpus_episodes}" / cell
-        tag = f"_corpus{a.corpus_episodes}" + tag
+        tag, command = f"_corpus{a.corpus_episodes}" + tag, command + f" --corpus-episodes {a.corpus_episodes}"
     elif not (run_dir / "finetune" / "latest").exists():
-        raise SystemExit(f"{run_dir}: no finished HiLAM cell; run `make bench SUITE={suite} FRAC={a.frac:g} METHODS=hilam`")
+        raise SystemExit(f"{run_dir}: no finished HiLAM cell; run "
+                         f"`make bench SUITE={suite} FRAC={a.frac:g} METHODS=hilam SEEDS={a.seed} VIDEO={a.video}`")
     data = DemoDataset(DatasetConfig(suite=suite, frac=a.frac, seed=0, chunk=profile.baku.head.chunk,
                                      image_size=profile.image_size))
     method = HilamMethod(profile, data.instructions)
@@ -98,11 +101,8 @@ def main() -> None:
     if len(unseen) == 0:
         raise SystemExit(f"--heldout-frac {a.heldout_frac} adds no demo beyond --frac {a.frac}")
     heldout = measure(method, SkilledDemos(held, method.demo_skills(held)), unseen, a.samples)
-    command = (f"python -m benchmarks.hilam_diagnosis --suite {suite} --frac {a.frac:g} --profile {a.profile}"
-               + (f" --seed {a.seed}" if a.seed else "") + (f" --video {a.video}" if a.video != "data/video" else ""))
     out = {"suite": suite, "frac": a.frac, "seed": a.seed, "profile": a.profile, "samples": a.samples,
-           "command": command + (f" --corpus-episodes {a.corpus_episodes}" if "corpus" in tag else ""),
-           "run_dir": str(run_dir),
+           "command": command, "run_dir": str(run_dir),
            "corpus": method.stats["shared"]["corpus"], "train": fit,
            "skill_lengths": method.stats["segment_length_steps"],
            "heldout_frac": a.heldout_frac, "heldout_demos": int(len(np.unique(demo[unseen]))),
