@@ -108,7 +108,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
             ok = ep.success
             steps += len(ep.actions)
             if not ok:
-                why = "max steps" if len(ep.actions) >= max_steps else "plan ended without success"
+                why = ep.reason or ("max steps" if len(ep.actions) >= max_steps else "plan ended without success")
                 failures.append({"seed": seed, "reason": why, "steps": len(ep.actions)})
         except Exception as e:  # an env crash fails this attempt, not the run
             ok = False

@@ -19,6 +19,7 @@ class ExpertConfig:
     attempts: int = 2  # times a step is run while its predicate still fails
     speed_range: tuple[float, float] = (0.85, 1.0)  # per-episode cap on the translation action norm
     settle_steps: int = 3  # hold still after a step before judging it
+    reach_limit: float = 1.2  # an object farther than this (xy, metres) from the arm's base is out of play
 
 
 class ScriptedExpert:
@@ -29,6 +30,7 @@ class ScriptedExpert:
         self.rng = rng
         self.cfg = cfg or ExpertConfig()
         self.done = False
+        self.reason: str | None = None  # why the plan was given up, when it was
         self._actions: Iterator[np.ndarray] = iter(())
         self._motion: Motion | None = None
 
@@ -38,7 +40,7 @@ class ScriptedExpert:
         speed = float(self.rng.uniform(*self.cfg.speed_range))
         self._motion = Motion(scene, replace(MotionConfig(), max_speed=speed))
         self._actions = self._run(scene, self._motion)
-        self.done = False
+        self.done, self.reason = False, None
 
     def act(self) -> np.ndarray:
         """Next action in [-1, 1]; once the plan is over, hold still (and `done` is True)."""
@@ -57,6 +59,19 @@ class ScriptedExpert:
             for _ in range(self.cfg.attempts):
                 if satisfied(scene, step):
                     break
-                yield from skill(scene, motion, step, self.rng)
+                for action in skill(scene, motion, step, self.rng):
+                    if self._lost(scene, step):
+                        return
+                    yield action
                 for _ in range(self.cfg.settle_steps):
                     yield self._hold()
+
+    def _lost(self, scene: Scene, step) -> bool:
+        """Whether an object of `step` is out of the arm's reach (a random placement that overlapped at reset
+        can throw it off the table); if so the plan is given up and `reason` says why."""
+        base = scene.robot_base()[:2]
+        lost = [n for n in step.predicate[1:] if n in scene.env.objects_dict
+                and np.linalg.norm(scene.pos(n)[:2] - base) > self.cfg.reach_limit]
+        if lost:
+            self.reason = f"{lost[0]} out of the arm's reach"
+        return bool(lost)

@@ -14,6 +14,7 @@ class ExpertEpisode:
     success: bool
     states: np.ndarray  # (T, D): states[t] is the state action t was chosen in
     actions: np.ndarray  # (T, 7)
+    reason: str | None = None  # why the expert gave up, when it did
 
 
 def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.ndarray | None = None) -> ExpertEpisode:
@@ -29,4 +30,4 @@ def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.nda
         env.step(actions[-1])
         if env.success():
             return ExpertEpisode(True, np.asarray(states), np.asarray(actions))
-    return ExpertEpisode(False, np.asarray(states), np.asarray(actions))
+    return ExpertEpisode(False, np.asarray(states), np.asarray(actions), expert.reason)
