@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hilam.data.expert.motion import Motion, MotionConfig
-from hilam.data.expert.planner import plan, satisfied, skill
+from hilam.data.expert.planner import Step, plan, satisfied, skill
 from hilam.data.expert.scene import Scene
 from hilam.envs.libero_env import LiberoEnv
 
@@ -66,7 +66,7 @@ class ScriptedExpert:
                 for _ in range(self.cfg.settle_steps):
                     yield self._hold()
 
-    def _lost(self, scene: Scene, step) -> bool:
+    def _lost(self, scene: Scene, step: Step) -> bool:
         """Whether an object of `step` is out of the arm's reach (a random placement that overlapped at reset
         can throw it off the table); if so the plan is given up and `reason` says why."""
         base = scene.robot_base()[:2]
