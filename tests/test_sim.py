@@ -64,7 +64,8 @@ def test_expert_centres_a_book_between_the_compartment_walls():
 
 def test_expert_gives_up_on_an_object_thrown_off_the_table_and_says_so():
     """libero_90 78, this seed: the random placement overlaps and the first physics steps throw the book 10 m
-    away. The expert used to chase it to the step limit; it now stops as soon as the book is out of reach and names it."""
+    away. The expert used to chase it to the step limit; it now stops as soon as the book is out of reach and
+    names it."""
     env = LiberoEnv.for_task("libero_90", 78, render=False)
     ep = expert_episode(env, 78 * 1009 + 2, resolve_suite("libero_90").max_steps)
     assert not ep.success and ep.reason == "black_book_1 out of the arm's reach"

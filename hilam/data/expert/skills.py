@@ -8,7 +8,7 @@ import numpy as np
 
 from hilam.data.expert.grasps import FINGERTIP_BELOW, HAND_ABOVE, GraspSpec, grasp_spec, plan_grasp, wrap_yaw
 from hilam.data.expert.motion import CLOSED, OPEN, Motion, top_down
-from hilam.data.expert.scene import Scene
+from hilam.data.expert.scene import Scene, Shape
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,10 @@ class Place:
     by_center: bool = False  # xy is for the footprint's centre (between a container's walls), not the origin
 
 
-def held_xy(scene: Scene, obj: str, by_center: bool) -> np.ndarray:
-    """The point of `obj` that a `Place.xy` is for: its footprint's centre or its origin."""
-    return scene.shape(obj).center if by_center else scene.pos(obj)[:2]
+def held_xy(scene: Scene, obj: str, shape: Shape, by_center: bool) -> np.ndarray:
+    """The point of `obj` (whose current `shape` the caller has) that a `Place.xy` is for: its footprint's
+    centre or its origin."""
+    return shape.center if by_center else scene.pos(obj)[:2]
 
 
 def pick_and_place(scene: Scene, motion: Motion, obj: str, target: str, relation: str,
@@ -116,7 +117,7 @@ def place(scene: Scene, motion: Motion, obj: str, target: str, relation: str, sp
     def eef_for(bottom_z: float) -> np.ndarray:
         """Eef position that puts the held object over the goal with its bottom at `bottom_z`."""
         eef, shape = scene.eef_pos(), scene.shape(obj)
-        offset = eef[:2] - held_xy(scene, obj, goal.by_center)
+        offset = eef[:2] - held_xy(scene, obj, shape, goal.by_center)
         return np.array([*(goal.xy + offset), bottom_z + eef[2] - shape.lo[2]])
 
     shift = overhang_exit(scene, obj, goal.carry_bottom_z, cfg)
@@ -188,7 +189,7 @@ def place_target(scene: Scene, obj: str, target: str, relation: str, spec: Grasp
             yaw = scene.region_long_yaw(target)
     eef = scene.eef_pos()
     hold = eef[2] - shape.lo[2]
-    eef_goal = xy + eef[:2] - held_xy(scene, obj, by_center)
+    eef_goal = xy + eef[:2] - held_xy(scene, obj, shape, by_center)
     carry = max(travel_z(scene, eef_goal, cfg, held=obj, clearance=spec.carry_clearance) - hold, bottom + 0.03)
     carry = min(carry, shape.lo[2] + cfg.max_carry_z)
     return Place(xy=xy, bottom_z=bottom, carry_bottom_z=carry, yaw=yaw, shared=bool(others), by_center=by_center)
@@ -203,10 +204,10 @@ def between_walls(scene: Scene, region: str, obj: str, cfg: PickPlaceConfig) -> 
     """
     center = scene.pos(region)
     floor = scene.surface_z(center[:2], 0.0, exclude=(obj,))
-    yaw = scene.region_long_yaw(region)
+    yaw, halves = scene.region_long_yaw(region), scene.region_half_extents(region)[:2]
     mid = center[:2].copy()
     for axis in (np.array([np.cos(yaw), np.sin(yaw)]), np.array([-np.sin(yaw), np.cos(yaw)])):
-        half = float(scene.region_half_extents(region)[:2] @ np.abs(axis))
+        half = float(halves @ np.abs(axis))
 
         def wall(sign: int) -> float:
             for d in np.arange(cfg.wall_probe, half + cfg.wall_reach, cfg.wall_probe):
