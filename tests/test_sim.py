@@ -6,7 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from hilam.data.expert import shelving
 from hilam.data.expert.rollout import expert_episode
+from hilam.data.expert.scene import Scene
 from hilam.data.fractions import select_demos
 from hilam.data.generate import (
     GenerateConfig,
@@ -60,6 +62,18 @@ def test_expert_centres_a_book_between_the_compartment_walls():
     over in both of these seeds; its footprint centred between the walls, it goes in."""
     env = LiberoEnv.for_task("libero_90", 80, render=False)
     assert all(run_expert(env, 80 * 1009 + ep)[0] for ep in (1, 3))
+
+
+def test_expert_slides_a_pan_into_each_layer_of_the_shelf():
+    """libero_90 40 / 42: the two-layer shelf's compartments are roofed and open at the front. Placed from above,
+    the pan landed on the shelf's top; slid in through the opening (under the 9 cm bottom layer with 3 cm to
+    spare), it goes in."""
+    basket = LiberoEnv.for_task("libero_object", 0, render=False)
+    basket.reset(seed=0)
+    assert shelving.opening(Scene(basket.sim_env), "basket_1_contain_region") is None  # open-topped: from above
+    for task, ep in ((40, 3), (42, 1)):
+        env = LiberoEnv.for_task("libero_90", task, render=False)
+        assert run_expert(env, task * 1009 + ep)[0], task
 
 
 def test_expert_gives_up_on_an_object_thrown_off_the_table_and_says_so():

@@ -64,22 +64,26 @@ class Motion:
         return np.clip(np.concatenate([dp, dr, [self.gripper]]), -1.0, 1.0)
 
     def reached(self, pos: np.ndarray, rot: np.ndarray | None = None, tol: float | None = None) -> bool:
-        ok = np.linalg.norm(np.asarray(pos) - self.scene.eef_pos()) < (tol or self.cfg.pos_tol)
+        ok = np.linalg.norm(np.asarray(pos) - self.scene.eef_pos()) < (self.cfg.pos_tol if tol is None else tol)
         if rot is not None:
             ok &= np.linalg.norm(Rotation.from_matrix(rot @ self.scene.eef_mat().T).as_rotvec()) < self.cfg.rot_tol
         return bool(ok)
 
     def move_to(self, pos, rot=None, tol: float | None = None, max_steps: int = 80,
-                speed: float | None = None, stall: bool = False) -> Iterator[np.ndarray]:
-        """Servo until within tolerance (or out of steps, or, with `stall`, blocked or creeping)."""
-        yield from self.track(lambda: pos, rot, tol, max_steps, speed, stall)
+                speed: float | None = None, stall: bool = False, lift: float = 0.0) -> Iterator[np.ndarray]:
+        """Servo until within tolerance (or out of steps, or, with `stall`, blocked or creeping).
+
+        `lift` > 0 adds an integral term on the height error with that gain: a heavy held object (a pan by
+        its handle) makes the arm sag under OSC by a centimetre or two, which the proportional servo keeps."""
+        yield from self.track(lambda: pos, rot, tol, max_steps, speed, stall, lift)
 
     def track(self, target: Callable[[], np.ndarray], rot=None, tol: float | None = None, max_steps: int = 80,
-              speed: float | None = None, stall: bool = False) -> Iterator[np.ndarray]:
+              speed: float | None = None, stall: bool = False, lift: float = 0.0) -> Iterator[np.ndarray]:
         """Servo toward a moving target `target()` (re-evaluated every step), as `move_to`."""
         c = self.cfg
         still = 0  # consecutive steps without motion
         last = None
+        sag = 0.0  # integrated height error (with `lift`)
         for _ in range(max_steps):
             pos = target()
             if self.reached(pos, rot, tol):
@@ -91,7 +95,14 @@ class Motion:
             last = now
             if stall and still >= c.stall_steps:
                 return
-            yield self.action(pos, rot, speed)
+            sag += lift * (pos[2] - now[0][2])
+            yield self.action(np.asarray(pos) + [0.0, 0.0, sag], rot, speed)
+
+    def hold(self, steps: int, pos: np.ndarray | None = None, rot: np.ndarray | None = None,
+             lift: float = 0.0) -> Iterator[np.ndarray]:
+        """Servo toward `pos` (default: where the eef is now) for exactly `steps` steps, reached or not."""
+        pos = self.scene.eef_pos() if pos is None else pos
+        yield from self.track(lambda: pos, rot, tol=0.0, max_steps=steps, lift=lift)
 
     def set_gripper(self, value: float, steps: int | None = None) -> Iterator[np.ndarray]:
         """Open (-1) or close (+1) the gripper while holding the current pose."""

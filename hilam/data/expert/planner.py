@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hilam.data.expert import articulated, microwave, pushing
+from hilam.data.expert import articulated, microwave, pushing, shelving
 from hilam.data.expert.grasps import grasp_spec
 from hilam.data.expert.motion import Motion
 from hilam.data.expert.scene import Scene
@@ -92,6 +92,8 @@ def skill(scene: Scene, motion: Motion, step: Step, rng: np.random.Generator) ->
         obj, target = args
         if name == "in" and microwave.is_microwave_region(scene, target):
             return microwave.place_in_microwave(scene, motion, obj, target, rng)
+        if name == "in" and shelving.opening(scene, target) is not None:
+            return shelving.slide_in(scene, motion, obj, target, rng)
         if name == "on" and pushing.should_push(scene, obj, target):
             return pushing.push_to(scene, motion, obj, target, rng)
         return pick_and_place(scene, motion, obj, target, name, rng)

@@ -1,0 +1,150 @@
+"""Putting an object into a compartment that is roofed and open at one side (a two-layer shelf): pick it
+from above, turn it so the part the hand holds points out of the opening, lower it in front of the
+opening to just above the compartment's floor, slide it in and set it down. The hand stays outside."""
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from hilam.data.expert.grasps import grasp_spec
+from hilam.data.expert.articulated import UP
+from hilam.data.expert.motion import OPEN, Motion, top_down
+from hilam.data.expert.scene import Scene
+from hilam.data.expert.skills import PickPlaceConfig, pick, travel_z
+
+
+@dataclass(frozen=True)
+class ShelfConfig:
+    """Lengths (metres) of the slide-in placement."""
+
+    wall_probe: float = 0.04  # a side is walled if a wall stands within this beyond the region's edge
+    probe_half: float = 0.01  # probe box size for walls, back and roof
+    back_margin: float = 0.015  # the object's far end stops this short of the back wall
+    front_margin: float = 0.02  # the object's origin goes at least this far inside the region's open edge
+    stage_gap: float = 0.04  # before sliding in, the object's far end waits this far outside the opening
+    min_clearance: float = 0.005  # the object slides in midway between floor and roof, at least this far from each
+    drop: float = 0.006  # object bottom above the floor at release
+    slide_speed: float = 0.4  # action-norm cap while sliding in and setting down
+    lateral_jitter: float = 0.015  # random sideways offset of the goal (demo diversity)
+    carry_clearance: float = 0.05  # object bottom above everything on the way to the opening
+    lift: float = 0.1  # integral gain against the arm's sag under the held object's weight (see `Motion.track`)
+    settle_steps: int = 20  # hold still once lifted and turned, then read the object's pose in the hand
+    retreat: float = 0.1  # the hand backs out this far along the opening, then rises
+
+
+def opening(scene: Scene, region: str, cfg: ShelfConfig | None = None) -> np.ndarray | None:
+    """Unit xy direction into `region` through its open side, if the region is a compartment of a fixed
+    (joint-free) fixture, roofed over its centre and walled on its other sides; else None."""
+    cfg = cfg or ShelfConfig()
+    if not scene.is_site(region) or scene.object(scene.site_parent(region)).joints:
+        return None  # drawers and doors have their own skills
+    center, half = scene.pos(region), scene.region_half_extents(region)
+    if scene.surface_z(center[:2], exclude=tuple(scene.env.objects_dict)) <= center[2] + half[2]:
+        return None  # open-topped (movable objects do not count: a can already standing in a basket)
+    open_sides = []
+    for out in (np.array(v, dtype=float) for v in ((1, 0), (-1, 0), (0, 1), (0, -1))):
+        edge = np.array([*(center[:2] + float(half[:2] @ np.abs(out)) * out), center[2]])
+        if _clear_run(scene, edge, np.array([*out, 0.0]), cfg.wall_probe, None, cfg) >= cfg.wall_probe:
+            open_sides.append(out)
+    if not open_sides:
+        return None
+    base = scene.robot_base()[:2] - center[:2]
+    return -max(open_sides, key=lambda out: float(out @ base))  # the open side facing the robot
+
+
+def slide_in(scene: Scene, motion: Motion, obj: str, region: str, rng: np.random.Generator,
+             cfg: ShelfConfig | None = None) -> Iterator[np.ndarray]:
+    """Put `obj` in the roofed `region` through its opening; re-grasps once if the object was not lifted.
+    Nothing is tried when the object, as it stands, is too tall for the compartment (a book standing up)."""
+    cfg, pp = cfg or ShelfConfig(), PickPlaceConfig()
+    spec, into = grasp_spec(scene.kind(obj)), opening(scene, region, cfg)
+    floor, ceiling = _floor_and_ceiling(scene, region, obj, cfg)
+    if scene.shape(obj).height + 2 * cfg.min_clearance > ceiling - floor:
+        return
+    for _ in range(1 + pp.retries):
+        if scene.holds(["in", obj, region]):
+            return
+        if (yield from pick(scene, motion, obj, spec, rng, pp, place_xy=scene.pos(region)[:2])):
+            yield from _carry_in(scene, motion, obj, region, into, rng, cfg, pp)
+            return
+
+
+def _carry_in(scene: Scene, motion: Motion, obj: str, region: str, into: np.ndarray, rng: np.random.Generator,
+              cfg: ShelfConfig, pp: PickPlaceConfig) -> Generator[np.ndarray, None, None]:
+    """Turn the held object so the hand is on its outer side, carry it in front of the opening, slide it in."""
+    center, half = scene.pos(region), scene.region_half_extents(region)
+    floor, ceiling = _floor_and_ceiling(scene, region, obj, cfg)
+    hand = scene.eef_pos()[:2] - scene.pos(obj)[:2]
+    turn = wrap_angle(np.arctan2(-into[1], -into[0]) - np.arctan2(hand[1], hand[0]))
+    x = scene.eef_mat()[:, 0]
+    rot = top_down(float(np.arctan2(x[1], x[0])) + turn)  # not wrapped: the object turns with the hand
+    rest = scene.surface_z(scene.shape(obj).center, 0.0, exclude=(obj,))
+    up = scene.eef_pos()
+    up[2] = max(up[2], travel_z(scene, up[:2], pp, held=obj))
+    yield from motion.move_to(up, rot, tol=pp.travel_tol * 2, max_steps=40, stall=True)
+    if scene.shape(obj).lo[2] < rest + pp.lift_check:
+        return  # dropped
+
+    # the origin goes as deep as the back wall allows, but inside the region's open edge
+    ext = float(np.max((scene.vertices(obj)[:, :2] - scene.pos(obj)[:2]) @ into))  # the object's far end
+    depth = float(half[:2] @ np.abs(into))  # region half-depth along `into`
+    back = _clear_run(scene, center, np.array([*into, 0.0]), depth + cfg.wall_probe, obj, cfg)
+    s = max(min(back - cfg.back_margin - ext, depth), -depth + cfg.front_margin)
+    lateral = center[:2] + rng.uniform(-1, 1) * cfg.lateral_jitter * np.array([-into[1], into[0]])
+    goal = lateral + s * into
+    stage = lateral - (depth + cfg.stage_gap + ext) * into  # the far end outside the open edge
+    slide = (floor + ceiling - scene.shape(obj).height) / 2  # bottom height midway between floor and ceiling
+
+    # the object's pose in the hand, read once it hangs still (re-reading it while moving would chase its sway)
+    held = np.zeros(3)
+
+    def eef_for(xy: np.ndarray, bottom: float) -> np.ndarray:
+        """Eef position that puts the held object's origin over `xy` with its bottom at `bottom`."""
+        return np.array([*xy, bottom]) + held
+
+    def hang_still(at: np.ndarray) -> Iterator[np.ndarray]:
+        nonlocal held
+        yield from motion.hold(cfg.settle_steps, at, rot, lift=cfg.lift)
+        held = scene.eef_pos() - np.array([*scene.pos(obj)[:2], scene.shape(obj).lo[2]])
+
+    yield from hang_still(up)
+    carry = max(travel_z(scene, eef_for(stage, 0.0)[:2], pp, held=obj, clearance=cfg.carry_clearance) - held[2],
+                slide)
+    for xy, bottom, steps in ((stage, carry, 80), (stage, slide, 40)):
+        yield from motion.move_to(eef_for(xy, bottom), rot, tol=pp.travel_tol, max_steps=steps, stall=True,
+                                  lift=cfg.lift)
+    yield from hang_still(eef_for(stage, slide))
+    for bottom in (slide, floor + cfg.drop):
+        yield from motion.move_to(eef_for(goal, bottom), rot, tol=pp.fine_tol, max_steps=80, speed=cfg.slide_speed,
+                                  stall=True, lift=cfg.lift)
+    yield from motion.set_gripper(OPEN, pp.open_steps)
+    out = scene.eef_pos() - cfg.retreat * np.array([*into, 0.0])
+    yield from motion.move_to(out, rot, tol=pp.travel_tol * 2, max_steps=30, stall=True)
+    yield from motion.move_to(out + [0, 0, pp.retreat], rot, tol=pp.travel_tol * 2, max_steps=20, stall=True)
+
+
+def _floor_and_ceiling(scene: Scene, region: str, obj: str, cfg: ShelfConfig) -> tuple[float, float]:
+    """Heights of the compartment's floor and of the underside of its roof, at the region's centre."""
+    center = scene.pos(region)
+    floor = scene.surface_z(center[:2], 0.0, exclude=(obj,), top=float(center[2]))
+    start = np.array([*center[:2], floor + cfg.probe_half])
+    return floor, float(start[2] + _clear_run(scene, start, UP, 1.0, obj, cfg))
+
+
+def _clear_run(scene: Scene, start: np.ndarray, direction: np.ndarray, limit: float, obj: str | None,
+               cfg: ShelfConfig) -> float:
+    """How far a small probe box moves from `start` along `direction` before it meets a geom other than
+    `obj`'s or the robot's (`limit` if it never does)."""
+    r = cfg.probe_half / 2
+    for d in np.arange(0.0, limit, 0.005):
+        p = start + d * direction
+        if scene.obstructed(p - r, p + r, (obj,) if obj else ()):
+            return float(d)
+    return limit
+
+
+def wrap_angle(a: float) -> float:
+    """`a` in [-pi, pi)."""
+    return float((a + np.pi) % (2 * np.pi) - np.pi)
