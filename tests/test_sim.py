@@ -64,14 +64,14 @@ def test_expert_centres_a_book_between_the_compartment_walls():
     assert all(run_expert(env, 80 * 1009 + ep)[0] for ep in (1, 3))
 
 
-def test_expert_slides_a_pan_into_each_layer_of_the_shelf():
-    """libero_90 40 / 42: the two-layer shelf's compartments are roofed and open at the front. Placed from above,
-    the pan landed on the shelf's top; slid in through the opening (under the 9 cm bottom layer with 3 cm to
-    spare), it goes in."""
+def test_expert_slides_a_pan_and_a_laid_down_book_into_the_shelves():
+    """libero_90 40 / 42 / 86: the shelves' compartments are roofed and open at the front. Placed from above, the
+    pan landed on the shelf's top; slid in through the opening (under the 9 cm bottom layer with 3 cm to spare),
+    it goes in. The book stands 13.5 cm tall, as tall as the upper compartment: it is laid down in the hand."""
     basket = LiberoEnv.for_task("libero_object", 0, render=False)
     basket.reset(seed=0)
     assert shelving.opening(Scene(basket.sim_env), "basket_1_contain_region") is None  # open-topped: from above
-    for task, ep in ((40, 3), (42, 1)):
+    for task, ep in ((40, 3), (42, 1), (86, 0)):
         env = LiberoEnv.for_task("libero_90", task, render=False)
         assert run_expert(env, task * 1009 + ep)[0], task
 

@@ -1,6 +1,7 @@
 """Putting an object into a compartment that is roofed and open at one side (a two-layer shelf): pick it
-from above, turn it so the part the hand holds points out of the opening, lower it in front of the
-opening to just above the compartment's floor, slide it in and set it down. The hand stays outside."""
+from above, turn it so the part the hand holds points out of the opening (or, too tall to stand in it, lay
+it down in the hand), lower it in front of the opening to midway between floor and roof, slide it in and
+set it down. The hand stays outside."""
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
@@ -8,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hilam.data.expert.grasps import grasp_spec
-from hilam.data.expert.articulated import UP
+from hilam.data.expert.articulated import UP, _facing
+from hilam.data.expert.grasps import HAND_HALF_SPAN, grasp_spec
 from hilam.data.expert.motion import OPEN, Motion, top_down
 from hilam.data.expert.scene import Scene
 from hilam.data.expert.skills import PickPlaceConfig, pick, travel_z
@@ -25,7 +26,9 @@ class ShelfConfig:
     front_margin: float = 0.02  # the object's origin goes at least this far inside the region's open edge
     stage_gap: float = 0.04  # before sliding in, the object's far end waits this far outside the opening
     min_clearance: float = 0.005  # the object slides in midway between floor and roof, at least this far from each
-    drop: float = 0.006  # object bottom above the floor at release
+    drop: float = 0.006  # object bottom above the floor at release ...
+    finger_under: float = 0.015  # ... or this, when laid down in the hand (a finger is under it)
+    hand_inside: float = 0.02  # the eef goes at most this far past the open edge (the hand is 3 cm behind it)
     slide_speed: float = 0.4  # action-norm cap while sliding in and setting down
     lateral_jitter: float = 0.015  # random sideways offset of the goal (demo diversity)
     carry_clearance: float = 0.05  # object bottom above everything on the way to the opening
@@ -57,45 +60,46 @@ def opening(scene: Scene, region: str, cfg: ShelfConfig | None = None) -> np.nda
 def slide_in(scene: Scene, motion: Motion, obj: str, region: str, rng: np.random.Generator,
              cfg: ShelfConfig | None = None) -> Iterator[np.ndarray]:
     """Put `obj` in the roofed `region` through its opening; re-grasps once if the object was not lifted.
-    Nothing is tried when the object, as it stands, is too tall for the compartment (a book standing up)."""
+
+    An object too tall for the compartment as it stands (a book standing up) is laid down in the hand: picked
+    by its top edge, it is turned with the gripper until the gripper points into the opening, fingers above
+    and below, so that it lies flat ahead of the hand. Nothing is tried if it fits neither way."""
     cfg, pp = cfg or ShelfConfig(), PickPlaceConfig()
     spec, into = grasp_spec(scene.kind(obj)), opening(scene, region, cfg)
     floor, ceiling = _floor_and_ceiling(scene, region, obj, cfg)
-    if scene.shape(obj).height + 2 * cfg.min_clearance > ceiling - floor:
-        return
+    shape = scene.shape(obj)
+    lay_down = shape.height + 2 * cfg.min_clearance > ceiling - floor
+    if lay_down:  # held flat, fingers above and below: the hand reaches HAND_HALF_SPAN below the eef
+        depth = float(scene.region_half_extents(region)[:2] @ np.abs(into))
+        outside = scene.surface_z(scene.pos(region)[:2] - (depth + cfg.stage_gap) * into, 0.0, exclude=(obj,))
+        if (spec.mode != "center" or shape.short + cfg.finger_under + cfg.min_clearance > ceiling - floor
+                or floor + cfg.finger_under + shape.short / 2 - HAND_HALF_SPAN < outside + cfg.min_clearance):
+            return
     for _ in range(1 + pp.retries):
         if scene.holds(["in", obj, region]):
             return
         if (yield from pick(scene, motion, obj, spec, rng, pp, place_xy=scene.pos(region)[:2])):
-            yield from _carry_in(scene, motion, obj, region, into, rng, cfg, pp)
+            yield from _carry_in(scene, motion, obj, region, into, lay_down, rng, cfg, pp)
             return
 
 
-def _carry_in(scene: Scene, motion: Motion, obj: str, region: str, into: np.ndarray, rng: np.random.Generator,
-              cfg: ShelfConfig, pp: PickPlaceConfig) -> Generator[np.ndarray, None, None]:
-    """Turn the held object so the hand is on its outer side, carry it in front of the opening, slide it in."""
+def _carry_in(scene: Scene, motion: Motion, obj: str, region: str, into: np.ndarray, lay_down: bool,
+              rng: np.random.Generator, cfg: ShelfConfig, pp: PickPlaceConfig) -> Generator[np.ndarray, None, None]:
+    """Turn the held object so the hand is on its outer side (or lay it down ahead of the hand), carry it in
+    front of the opening, slide it in, set it down, back out."""
     center, half = scene.pos(region), scene.region_half_extents(region)
     floor, ceiling = _floor_and_ceiling(scene, region, obj, cfg)
-    hand = scene.eef_pos()[:2] - scene.pos(obj)[:2]
-    turn = wrap_angle(np.arctan2(-into[1], -into[0]) - np.arctan2(hand[1], hand[0]))
-    x = scene.eef_mat()[:, 0]
-    rot = top_down(float(np.arctan2(x[1], x[0])) + turn)  # not wrapped: the object turns with the hand
+    if lay_down:
+        rot = _facing(scene, np.array([*into, 0.0]), 0.0, vertical_fingers=True)
+    else:
+        hand = scene.eef_pos()[:2] - scene.pos(obj)[:2]
+        turn = wrap_angle(np.arctan2(-into[1], -into[0]) - np.arctan2(hand[1], hand[0]))
+        x = scene.eef_mat()[:, 0]
+        rot = top_down(float(np.arctan2(x[1], x[0])) + turn)  # not wrapped: the object turns with the hand
     rest = scene.surface_z(scene.shape(obj).center, 0.0, exclude=(obj,))
     up = scene.eef_pos()
-    up[2] = max(up[2], travel_z(scene, up[:2], pp, held=obj))
+    up[2] += max(travel_z(scene, up[:2], pp, held=obj) - up[2], rest + cfg.carry_clearance - scene.shape(obj).lo[2], 0)
     yield from motion.move_to(up, rot, tol=pp.travel_tol * 2, max_steps=40, stall=True)
-    if scene.shape(obj).lo[2] < rest + pp.lift_check:
-        return  # dropped
-
-    # the origin goes as deep as the back wall allows, but inside the region's open edge
-    ext = float(np.max((scene.vertices(obj)[:, :2] - scene.pos(obj)[:2]) @ into))  # the object's far end
-    depth = float(half[:2] @ np.abs(into))  # region half-depth along `into`
-    back = _clear_run(scene, center, np.array([*into, 0.0]), depth + cfg.wall_probe, obj, cfg)
-    s = max(min(back - cfg.back_margin - ext, depth), -depth + cfg.front_margin)
-    lateral = center[:2] + rng.uniform(-1, 1) * cfg.lateral_jitter * np.array([-into[1], into[0]])
-    goal = lateral + s * into
-    stage = lateral - (depth + cfg.stage_gap + ext) * into  # the far end outside the open edge
-    slide = (floor + ceiling - scene.shape(obj).height) / 2  # bottom height midway between floor and ceiling
 
     # the object's pose in the hand, read once it hangs still (re-reading it while moving would chase its sway)
     held = np.zeros(3)
@@ -110,13 +114,28 @@ def _carry_in(scene: Scene, motion: Motion, obj: str, region: str, into: np.ndar
         held = scene.eef_pos() - np.array([*scene.pos(obj)[:2], scene.shape(obj).lo[2]])
 
     yield from hang_still(up)
+    if not scene.grasped(obj) and scene.shape(obj).lo[2] < rest + pp.lift_check:
+        return  # dropped
+
+    # the origin goes as deep as the back wall allows, inside the region's open edge, the hand outside it
+    ext = float(np.max((scene.vertices(obj)[:, :2] - scene.pos(obj)[:2]) @ into))  # the object's far end
+    depth = float(half[:2] @ np.abs(into))  # region half-depth along `into`
+    back = _clear_run(scene, center, np.array([*into, 0.0]), depth + cfg.wall_probe, obj, cfg)
+    s = min(back - cfg.back_margin - ext, depth, -depth + cfg.hand_inside - float(held[:2] @ into))
+    s = max(s, -depth + cfg.front_margin)
+    lateral = center[:2] + rng.uniform(-1, 1) * cfg.lateral_jitter * np.array([-into[1], into[0]])
+    goal = lateral + s * into
+    stage = lateral - (depth + cfg.stage_gap + ext) * into  # the far end outside the open edge
+    slide = (floor + ceiling - scene.shape(obj).height) / 2  # bottom height midway between floor and roof
+    release = floor + (cfg.finger_under if lay_down else cfg.drop)
+
     carry = max(travel_z(scene, eef_for(stage, 0.0)[:2], pp, held=obj, clearance=cfg.carry_clearance) - held[2],
                 slide)
     for xy, bottom, steps in ((stage, carry, 80), (stage, slide, 40)):
         yield from motion.move_to(eef_for(xy, bottom), rot, tol=pp.travel_tol, max_steps=steps, stall=True,
                                   lift=cfg.lift)
     yield from hang_still(eef_for(stage, slide))
-    for bottom in (slide, floor + cfg.drop):
+    for bottom in (slide, release):
         yield from motion.move_to(eef_for(goal, bottom), rot, tol=pp.fine_tol, max_steps=80, speed=cfg.slide_speed,
                                   stall=True, lift=cfg.lift)
     yield from motion.set_gripper(OPEN, pp.open_steps)
