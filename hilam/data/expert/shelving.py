@@ -46,7 +46,7 @@ def opening(scene: Scene, region: str, cfg: ShelfConfig | None = None) -> np.nda
     center, half = scene.pos(region), scene.region_half_extents(region)
     if scene.surface_z(center[:2], exclude=tuple(scene.env.objects_dict)) <= center[2] + half[2]:
         return None  # open-topped (movable objects do not count: a can already standing in a basket)
-    open_sides = []
+    open_sides = []  # probed along the world axes, as the region's half extents are (LIBERO's shelves stand square)
     for out in (np.array(v, dtype=float) for v in ((1, 0), (-1, 0), (0, 1), (0, -1))):
         edge = np.array([*(center[:2] + float(half[:2] @ np.abs(out)) * out), center[2]])
         if _clear_run(scene, edge, np.array([*out, 0.0]), cfg.wall_probe, None, cfg) >= cfg.wall_probe:
