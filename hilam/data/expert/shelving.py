@@ -57,6 +57,31 @@ def opening(scene: Scene, region: str, cfg: ShelfConfig | None = None) -> np.nda
     return -max(open_sides, key=lambda out: float(out @ base))  # the open side facing the robot
 
 
+@dataclass(frozen=True)
+class Compartment:
+    """A roofed region open at one side: the way in, floor and roof heights, centre and world half extents."""
+
+    into: np.ndarray  # unit xy direction from the opening towards the back
+    floor: float
+    ceiling: float
+    center: np.ndarray
+    half: np.ndarray
+
+    @property
+    def depth(self) -> float:
+        """Half-depth of the region along `into`."""
+        return float(self.half[:2] @ np.abs(self.into))
+
+
+def compartment(scene: Scene, region: str, obj: str, cfg: ShelfConfig) -> Compartment:
+    """The geometry of a region for which `opening` is not None (`obj`, the object to put in, is ignored)."""
+    center = scene.pos(region)
+    floor = scene.surface_z(center[:2], 0.0, exclude=(obj,), top=float(center[2]))
+    start = np.array([*center[:2], floor + cfg.probe_half])
+    ceiling = float(start[2] + _clear_run(scene, start, UP, 1.0, obj, cfg))
+    return Compartment(opening(scene, region, cfg), floor, ceiling, center, scene.region_half_extents(region))
+
+
 def slide_in(scene: Scene, motion: Motion, obj: str, region: str, rng: np.random.Generator,
              cfg: ShelfConfig | None = None) -> Iterator[np.ndarray]:
     """Put `obj` in the roofed `region` through its opening; re-grasps once if the object was not lifted.
@@ -65,30 +90,33 @@ def slide_in(scene: Scene, motion: Motion, obj: str, region: str, rng: np.random
     by its top edge, it is turned with the gripper until the gripper points into the opening, fingers above
     and below, so that it lies flat ahead of the hand. Nothing is tried if it fits neither way."""
     cfg, pp = cfg or ShelfConfig(), PickPlaceConfig()
-    spec, into = grasp_spec(scene.kind(obj)), opening(scene, region, cfg)
-    floor, ceiling = _floor_and_ceiling(scene, region, obj, cfg)
+    spec, box = grasp_spec(scene.kind(obj)), compartment(scene, region, obj, cfg)
     shape = scene.shape(obj)
-    lay_down = shape.height + 2 * cfg.min_clearance > ceiling - floor
-    if lay_down:  # held flat, fingers above and below: the hand reaches HAND_HALF_SPAN below the eef
-        depth = float(scene.region_half_extents(region)[:2] @ np.abs(into))
-        outside = scene.surface_z(scene.pos(region)[:2] - (depth + cfg.stage_gap) * into, 0.0, exclude=(obj,))
-        if (spec.mode != "center" or shape.short + cfg.finger_under + cfg.min_clearance > ceiling - floor
-                or floor + cfg.finger_under + shape.short / 2 - HAND_HALF_SPAN < outside + cfg.min_clearance):
-            return
+    lay_down = shape.height + 2 * cfg.min_clearance > box.ceiling - box.floor
+    if lay_down and not (spec.mode == "center" and _fits_lying(scene, box, shape.short, obj, cfg)):
+        return
     for _ in range(1 + pp.retries):
         if scene.holds(["in", obj, region]):
             return
         if (yield from pick(scene, motion, obj, spec, rng, pp, place_xy=scene.pos(region)[:2])):
-            yield from _carry_in(scene, motion, obj, region, into, lay_down, rng, cfg, pp)
+            yield from _carry_in(scene, motion, obj, box, lay_down, rng, cfg, pp)
             return
 
 
-def _carry_in(scene: Scene, motion: Motion, obj: str, region: str, into: np.ndarray, lay_down: bool,
+def _fits_lying(scene: Scene, box: Compartment, thickness: float, obj: str, cfg: ShelfConfig) -> bool:
+    """Whether an object of this thickness, held flat with a finger under it, goes in: under the roof, and with
+    the hand (which reaches HAND_HALF_SPAN below the eef) above whatever stands in front of the opening."""
+    outside = scene.surface_z(box.center[:2] - (box.depth + cfg.stage_gap) * box.into, 0.0, exclude=(obj,))
+    release_eef = box.floor + cfg.finger_under + thickness / 2
+    return (thickness + cfg.finger_under + cfg.min_clearance <= box.ceiling - box.floor
+            and release_eef - HAND_HALF_SPAN >= outside + cfg.min_clearance)
+
+
+def _carry_in(scene: Scene, motion: Motion, obj: str, box: Compartment, lay_down: bool,
               rng: np.random.Generator, cfg: ShelfConfig, pp: PickPlaceConfig) -> Generator[np.ndarray, None, None]:
     """Turn the held object so the hand is on its outer side (or lay it down ahead of the hand), carry it in
     front of the opening, slide it in, set it down, back out."""
-    center, half = scene.pos(region), scene.region_half_extents(region)
-    floor, ceiling = _floor_and_ceiling(scene, region, obj, cfg)
+    into, depth = box.into, box.depth
     if lay_down:
         rot = _facing(scene, np.array([*into, 0.0]), 0.0, vertical_fingers=True)
     else:
@@ -119,15 +147,14 @@ def _carry_in(scene: Scene, motion: Motion, obj: str, region: str, into: np.ndar
 
     # the origin goes as deep as the back wall allows, inside the region's open edge, the hand outside it
     ext = float(np.max((scene.vertices(obj)[:, :2] - scene.pos(obj)[:2]) @ into))  # the object's far end
-    depth = float(half[:2] @ np.abs(into))  # region half-depth along `into`
-    back = _clear_run(scene, center, np.array([*into, 0.0]), depth + cfg.wall_probe, obj, cfg)
+    back = _clear_run(scene, box.center, np.array([*into, 0.0]), depth + cfg.wall_probe, obj, cfg)
     s = min(back - cfg.back_margin - ext, depth, -depth + cfg.hand_inside - float(held[:2] @ into))
     s = max(s, -depth + cfg.front_margin)
-    lateral = center[:2] + rng.uniform(-1, 1) * cfg.lateral_jitter * np.array([-into[1], into[0]])
+    lateral = box.center[:2] + rng.uniform(-1, 1) * cfg.lateral_jitter * np.array([-into[1], into[0]])
     goal = lateral + s * into
     stage = lateral - (depth + cfg.stage_gap + ext) * into  # the far end outside the open edge
-    slide = (floor + ceiling - scene.shape(obj).height) / 2  # bottom height midway between floor and roof
-    release = floor + (cfg.finger_under if lay_down else cfg.drop)
+    slide = (box.floor + box.ceiling - scene.shape(obj).height) / 2  # bottom midway between floor and roof
+    release = box.floor + (cfg.finger_under if lay_down else cfg.drop)
 
     carry = max(travel_z(scene, eef_for(stage, 0.0)[:2], pp, held=obj, clearance=cfg.carry_clearance) - held[2],
                 slide)
@@ -142,14 +169,6 @@ def _carry_in(scene: Scene, motion: Motion, obj: str, region: str, into: np.ndar
     out = scene.eef_pos() - cfg.retreat * np.array([*into, 0.0])
     yield from motion.move_to(out, rot, tol=pp.travel_tol * 2, max_steps=30, stall=True)
     yield from motion.move_to(out + [0, 0, pp.retreat], rot, tol=pp.travel_tol * 2, max_steps=20, stall=True)
-
-
-def _floor_and_ceiling(scene: Scene, region: str, obj: str, cfg: ShelfConfig) -> tuple[float, float]:
-    """Heights of the compartment's floor and of the underside of its roof, at the region's centre."""
-    center = scene.pos(region)
-    floor = scene.surface_z(center[:2], 0.0, exclude=(obj,), top=float(center[2]))
-    start = np.array([*center[:2], floor + cfg.probe_half])
-    return floor, float(start[2] + _clear_run(scene, start, UP, 1.0, obj, cfg))
 
 
 def _clear_run(scene: Scene, start: np.ndarray, direction: np.ndarray, limit: float, obj: str | None,
