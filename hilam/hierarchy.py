@@ -6,7 +6,7 @@
 3. Pretraining on video: pi^h regresses z-bar from (agentview, instruction); pi^l regresses z^l from
    (agentview, z-bar). Video has no wrist camera or proprio: those inputs are learned stand-in tokens.
 4. pi^h is frozen; pi^l (with a fresh action head) is fine-tuned on the target demos' actions given
-   their labelled z-bar, with the same step budget as flat BAKU.
+   their labelled z-bar (the `hilam_predskill` ablation: pi^h's prediction), with flat BAKU's step budget.
 5. Evaluation: pi^h feeds pi^l at every step; action chunks are temporally ensembled as in BAKU.
 z-bar enters pi^l where the instruction enters flat BAKU: as the first token and as FiLM conditioning.
 """
@@ -152,6 +152,13 @@ class HilamMethod(Method):
         """Labelled skills of any demos (e.g. held-out ones), with the trained stages and normalisation."""
         return self._step_skills(self._demo_labels(self.stages, data)[1], data.demo_lengths)
 
+    @torch.no_grad()
+    def predicted_skills(self, data: DemoDataset, batch: int = 256) -> np.ndarray:
+        """pi^h's standardised skill for every step of `data` (what pi^l is fed at evaluation)."""
+        out = [self.high({VIDEO_CAMERA: data.images[VIDEO_CAMERA][i:i + batch], "task": data.task[i:i + batch]})
+               for i in range(0, len(data), batch)]
+        return torch.cat(out).float().cpu().numpy()
+
     def prepare(self) -> None:
         ensure_corpus(self.cfg.shared.video)
 
@@ -190,8 +197,11 @@ class HilamMethod(Method):
                       extra_state={"method": self.name, "phase": "pretrain"})
         self.high.eval().requires_grad_(False)
 
-        # fine-tune pi^l on the target demos' actions, conditioned on their labelled skills
-        step_skill = self._step_skills(labels[:n_target], data.demo_lengths)
+        # fine-tune pi^l on the target demos' actions, conditioned on their labelled (or pi^h's predicted) skills
+        if cfg.finetune_skill not in ("labelled", "predicted"):
+            raise ValueError(f"finetune_skill {cfg.finetune_skill!r}; known: labelled, predicted")
+        step_skill = (self._step_skills(labels[:n_target], data.demo_lengths) if cfg.finetune_skill == "labelled"
+                      else self.predicted_skills(data))
         st = data.stats()
         self.low = ActionChunkObjective(low_net, st["proprio_mean"], st["proprio_std"])
         self.finetune_data = SkilledDemos(data, step_skill)  # kept for diagnostics (benchmarks/hilam_diagnosis.py)
@@ -241,3 +251,8 @@ class HilamLatent(HilamMethod):
 class HilamNoPretrain(HilamMethod):
     """Ablation: no pretraining on video; pi^h learns skills from the target demos' frames only, pi^l from scratch."""
     name, overrides = "hilam_nopretrain", {"pretrain": False}
+
+
+class HilamPredictedSkill(HilamMethod):
+    """Ablation: pi^l fine-tuned on frozen pi^h's predicted skills, the ones it gets at evaluation, not the labels."""
+    name, overrides = "hilam_predskill", {"finetune_skill": "predicted"}

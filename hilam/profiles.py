@@ -25,6 +25,9 @@ class HilamConfig:
     skill_level: int = 2  # what conditions pi^l: 2 = stage-2 chunks (HiLAM), 1 = stage-1 chunks, 0 = latent actions
     pretrain: bool = True  # pretrain pi^h and pi^l on action-free video with the pseudo-labels
     target_video: bool = True  # the target demos' frames (never their actions) join the pretraining video
+    # what conditions pi^l while it is fine-tuned: "labelled" (the H-Net's skill of each step, the paper's reading)
+    # or "predicted" (frozen pi^h's skill for the step's frame, what pi^l is fed at evaluation)
+    finetune_skill: str = "labelled"
     pretrain_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=6000, batch_size=32, lr=3e-4))
     shared: SharedStagesConfig = field(default_factory=SharedStagesConfig)
     language: LanguageConfig | None = None  # the policies' instruction encoder; None = the profile's (recorded)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import torch
 
 from hilam.bench import CellConfig, prepare_cell, run_cell, table
@@ -59,6 +60,12 @@ def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path):
     r2 = run_cell(CellConfig(**{**cell.__dict__, "method": "hilam_latent"}))
     assert sorted(p.name for p in (tmp_path / "runs" / "shared").iterdir()) == shared
     assert r2["method_config"]["hilam"]["skill_level"] == 0
+    # pi^l fine-tuned on frozen pi^h's predicted skills: exactly what pi^h says for each step, not the labels
+    data, pred, _, _ = prepare_cell(CellConfig(**{**cell.__dict__, "method": "hilam_predskill"}))
+    pred.fit(data, tmp_path / "predskill", seed=0)
+    assert pred.cfg.finetune_skill == "predicted"
+    np.testing.assert_allclose(pred.finetune_data.skill, pred.predicted_skills(data), atol=1e-5)
+    assert not np.allclose(pred.finetune_data.skill, pred.demo_skills(data), atol=1e-2)
 
 
 def test_a_cell_under_two_processes_trains_together_and_splits_its_episodes(tmp_path):
