@@ -121,6 +121,8 @@ class HilamMethod(Method):
     def __init__(self, profile, instructions):
         super().__init__(profile, instructions)
         self.cfg: HilamConfig = replace(profile.hilam, **self.overrides)
+        if self.cfg.finetune_skill not in ("labelled", "predicted"):  # refused before any training
+            raise ValueError(f"finetune_skill {self.cfg.finetune_skill!r}; known: labelled, predicted")
         self.language = self.cfg.language or profile.language
         self.high: HighLevel | None = None
         self.low: ActionChunkObjective | None = None
@@ -198,8 +200,6 @@ class HilamMethod(Method):
         self.high.eval().requires_grad_(False)
 
         # fine-tune pi^l on the target demos' actions, conditioned on their labelled (or pi^h's predicted) skills
-        if cfg.finetune_skill not in ("labelled", "predicted"):
-            raise ValueError(f"finetune_skill {cfg.finetune_skill!r}; known: labelled, predicted")
         step_skill = (self._step_skills(labels[:n_target], data.demo_lengths) if cfg.finetune_skill == "labelled"
                       else self.predicted_skills(data))
         st = data.stats()

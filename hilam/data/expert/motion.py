@@ -107,7 +107,4 @@ class Motion:
     def set_gripper(self, value: float, steps: int | None = None) -> Iterator[np.ndarray]:
         """Open (-1) or close (+1) the gripper while holding the current pose."""
         self.gripper = value
-        hold = self.scene.eef_pos()
-        rot = self.scene.eef_mat()
-        for _ in range(steps or self.cfg.gripper_steps):
-            yield self.action(hold, rot)
+        yield from self.hold(steps or self.cfg.gripper_steps, rot=self.scene.eef_mat())
