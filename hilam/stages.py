@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +34,20 @@ class SharedStagesConfig:
         self.root, self.video.root, self.video.states_root = str(Path(runs) / "shared"), video, video
 
 
+def keyed_fields(obj):
+    """A config as plain data for keys: asdict without the fields marked `metadata={"hash": False}`
+    (bookkeeping such as time-based checkpointing, which does not change what is trained)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: keyed_fields(getattr(obj, f.name)) for f in fields(obj) if f.metadata.get("hash", True)}
+    if isinstance(obj, (list, tuple)):
+        return [keyed_fields(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: keyed_fields(v) for k, v in obj.items()}
+    return obj
+
+
 def config_hash(*parts) -> str:
-    blob = json.dumps([asdict(p) if hasattr(p, "__dataclass_fields__") else p for p in parts], sort_keys=True,
-                      default=str)
+    blob = json.dumps([keyed_fields(p) for p in parts], sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 

@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +36,9 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 50
     ckpt_every: int = 1000
+    # also checkpoint when this many minutes have passed since the last save (checked every log_every steps), so
+    # a killed run loses at most that much on a slow machine; bookkeeping only, left out of stage keys
+    ckpt_minutes: float = field(default=10.0, metadata={"hash": False})
     mixed_precision: str = "auto"  # "auto": bf16 on a GPU that supports it, else "no"
 
 
@@ -48,6 +51,16 @@ def _mixed_precision(setting: str) -> str:
     if setting != "auto":
         return setting
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+def _minutes_up(accelerator, since: float, minutes: float) -> bool:
+    """Whether `minutes` have passed since `since`, by rank 0's clock, so that every rank saves at the same step."""
+    from accelerate.utils import broadcast
+
+    flag = torch.tensor([float(minutes > 0 and time.perf_counter() - since >= 60 * minutes)], device=accelerator.device)
+    if accelerator.num_processes > 1:
+        flag = broadcast(flag, from_process=0)
+    return bool(flag.item())
 
 
 def _latest(out: Path) -> Path | None:
@@ -128,6 +141,7 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
                disable=not accelerator.is_main_process)
     per_rank = cfg.batch_size // accelerator.num_processes
     t0, t_log, samples = time.perf_counter(), time.perf_counter(), 0
+    t_saved = t0
     model.train()
     while step < end:
         idx = batch_indices(cfg.seed, step, len(data), cfg.batch_size)
@@ -143,7 +157,8 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
         samples += cfg.batch_size
         losses.append(float(loss.detach()))
         bar.update(1)
-        if step % cfg.log_every == 0 or step == end:
+        log_step = step % cfg.log_every == 0 or step == end
+        if log_step:
             rate = samples / max(time.perf_counter() - t_log, 1e-9)
             bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}", sps=f"{rate:.0f}")
             if writer:
@@ -151,9 +166,11 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
                 writer.add_scalar("train/lr", opt.param_groups[0]["lr"], step)
                 writer.add_scalar("train/samples_per_s", rate, step)
             t_log, samples = time.perf_counter(), 0
-        if step % cfg.ckpt_every == 0 or step == end:
+        overdue = log_step and _minutes_up(accelerator, t_saved, cfg.ckpt_minutes)
+        if step % cfg.ckpt_every == 0 or step == end or overdue:
             _save(accelerator, out, step, {"config": asdict(cfg), "seconds": before + time.perf_counter() - t0,
                                            "git_started": started, **(extra_state or {})}, keep_every)
+            t_saved = time.perf_counter()
     bar.close()
     if writer:
         writer.close()
