@@ -1,6 +1,8 @@
 """The real LIBERO simulator: scripted expert, two-pass generation, and the parallel evaluator."""
 from __future__ import annotations
 
+import os
+import signal
 from dataclasses import replace
 
 import numpy as np
@@ -192,6 +194,21 @@ def test_worker_resets_are_seeded():
         s5, s5_again, s6 = reset(5), reset(5), reset(6)
     np.testing.assert_array_equal(s5, s5_again)
     assert not np.allclose(s5, s6)  # another seed, another placement
+
+
+def test_a_worker_killed_by_a_signal_is_reported_and_replaced():
+    from hilam.envs.workers import EnvWorkers
+
+    task = task_spec("libero_object", 3)
+    with EnvWorkers(1, render=False) as workers:
+        workers.send_reset(0, task, None, 0)
+        assert workers.recv(0).obs is not None
+        os.kill(workers.pids[0], signal.SIGABRT)  # as glibc aborts on heap corruption
+        workers.send_step(0, np.zeros(7))
+        dead = workers.recv(0)
+        assert dead.obs is None and dead.error == "worker 0 died (signal SIGABRT)"
+        workers.send_reset(0, task, None, 0)  # the replacement serves the next episode
+        assert workers.recv(0).obs is not None
 
 
 def test_interrupted_evaluation_resumes_from_its_journal(tmp_path):

@@ -8,6 +8,7 @@ restarted, so a crash ends one episode, never the run.
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 import traceback
 from dataclasses import dataclass
 
@@ -58,6 +59,18 @@ def _serve(conn, image_size: int, render: bool, threads: str) -> None:
         env.close()
 
 
+def exit_reason(code: int | None) -> str:
+    """'exit code 1', 'signal SIGABRT' (a C-level abort such as glibc's heap check) or 'still exiting'."""
+    if code is None:
+        return "still exiting"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
 class EnvWorkers:
     """N processes, each with one env; `reset` and `step` address one worker by index."""
 
@@ -81,6 +94,10 @@ class EnvWorkers:
         child.close()
         self._procs[i], self._conns[i] = p, parent
 
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs]
+
     def send_reset(self, i: int, task: TaskSpec, init_state: np.ndarray | None, seed: int | None = None) -> None:
         self._send(i, ("reset", task, init_state, seed))
 
@@ -101,7 +118,8 @@ class EnvWorkers:
                 return conn.recv()
             reason = f"worker {i} did not answer within {self.timeout_s:.0f}s"
         except (EOFError, OSError):
-            reason = f"worker {i} died (exit code {self._procs[i].exitcode})"
+            self._procs[i].join(timeout=5)  # reap it, so the reason names the exit code or signal
+            reason = f"worker {i} died ({exit_reason(self._procs[i].exitcode)})"
         self._procs[i].kill()
         self._start(i)
         return StepResult(None, error=reason)
