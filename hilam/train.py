@@ -42,6 +42,9 @@ class TrainConfig:
     mixed_precision: str = "auto"  # "auto": bf16 on a GPU that supports it, else "no"
 
 
+LOSSES = "losses.npy"  # per-step training losses up to a checkpoint's step, saved beside its weights
+
+
 def batch_indices(seed: int, step: int, n: int, batch_size: int) -> np.ndarray:
     """The sample indices of a training step: a pure function of (seed, step), so resume is exact."""
     return np.random.default_rng([seed, step]).integers(0, n, batch_size)
@@ -68,13 +71,15 @@ def _latest(out: Path) -> Path | None:
     return out / pointer.read_text().strip() if pointer.exists() else None
 
 
-def _save(accelerator, out: Path, step: int, extra: dict, keep_every: int = 0) -> None:
+def _save(accelerator, out: Path, step: int, extra: dict, keep_every: int = 0, losses: list[float] = ()) -> None:
     """Write checkpoint `step_<n>` atomically: a temp dir renamed into place, then the `latest` pointer. The
-    superseded checkpoint is deleted unless its step is a multiple of `keep_every`."""
+    superseded checkpoint is deleted unless its step is a multiple of `keep_every`. The loss curve so far goes
+    with it, so a resumed or already finished run still reports its whole curve."""
     tmp, final = out / f".tmp_step_{step}", out / f"step_{step}"
     accelerator.save_state(str(tmp))  # every rank adds its RNG state
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        np.save(tmp / LOSSES, np.asarray(losses, dtype=np.float64))
         _publish(out, tmp, final, {"step": step, **extra}, keep_every)
     accelerator.wait_for_everyone()
 
@@ -135,6 +140,8 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
         meta = json.loads((ckpt / "trainer.json").read_text())
         step, before = meta["step"], meta.get("seconds", float("nan"))  # NaN: written before times were kept
         started = meta.get("git_started", "unrecorded")
+        if (ckpt / LOSSES).exists():  # the curve so far (checkpoints before it was kept: this run's losses only)
+            losses = np.load(ckpt / LOSSES).tolist()
     writer = SummaryWriter(str(out / "tb")) if accelerator.is_main_process else None
     end = min(cfg.steps, stop_at or cfg.steps)
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", dynamic_ncols=True,
@@ -169,13 +176,14 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
         overdue = log_step and _minutes_up(accelerator, t_saved, cfg.ckpt_minutes)
         if step % cfg.ckpt_every == 0 or step == end or overdue:
             _save(accelerator, out, step, {"config": asdict(cfg), "seconds": before + time.perf_counter() - t0,
-                                           "git_started": started, **(extra_state or {})}, keep_every)
+                                           "git_started": started, **(extra_state or {})}, keep_every, losses)
             t_saved = time.perf_counter()
     bar.close()
     if writer:
         writer.close()
     seconds = time.perf_counter() - t0
     total = before + seconds  # over every run that made these steps (resumes included)
+    # losses: the curve over every run that made these steps (rank 0's batches), so final_loss survives resumes
     return {"steps": step, "seconds": total, "seconds_this_run": seconds, "losses": losses,
             "final_loss": losses[-1] if losses else None, "samples_per_s": step * cfg.batch_size / total if total else 0.0,
             "git_started": started}

@@ -46,17 +46,9 @@ def test_loss_falls(tmp_path):
     assert (tmp_path / "latest").read_text() == "step_40" and list((tmp_path / "tb").iterdir())
 
 
-def test_resume_continues_the_same_curve(tmp_path):
-    full = train(Regression(), Data(), CFG, tmp_path / "full")["losses"]
-    first = train(Regression(), Data(), CFG, tmp_path / "cut", stop_at=23)["losses"]  # last checkpoint: 23
-    rest = train(Regression(), Data(), CFG, tmp_path / "cut")["losses"]
-    assert len(first) == 23 and len(rest) == 17
-    np.testing.assert_allclose(first + rest, full, rtol=1e-6)
-    assert not any(p.name.startswith(".tmp") for p in (tmp_path / "cut").iterdir())
-
-
 class Crashing(Data):
-    """Data whose batch raises at one step: a run killed between two step-count checkpoints."""
+    """Data whose batch raises at one call (never for at=0) and counts its calls: a run killed between two
+    step-count checkpoints."""
 
     def __init__(self, at: int):
         super().__init__()
@@ -69,6 +61,18 @@ class Crashing(Data):
         return super().batch(idx)
 
 
+def test_resume_continues_the_same_curve(tmp_path):
+    full = train(Regression(), Data(), CFG, tmp_path / "full")["losses"]
+    first = train(Regression(), Data(), CFG, tmp_path / "cut", stop_at=23)["losses"]  # last checkpoint: 23
+    counted = Crashing(at=0)  # never crashes; counts the batches this run draws
+    resumed = train(Regression(), counted, CFG, tmp_path / "cut")
+    assert len(first) == 23 and counted.calls == 17
+    np.testing.assert_allclose(resumed["losses"], full, rtol=1e-6)  # the first 23 from the checkpoint
+    again = train(Regression(), Data(), CFG, tmp_path / "cut")  # finished: nothing runs, the curve is still known
+    assert again["losses"] == resumed["losses"] and again["final_loss"] == full[-1]
+    assert not any(p.name.startswith(".tmp") for p in (tmp_path / "cut").iterdir())
+
+
 def test_a_killed_run_resumes_from_its_last_timed_checkpoint(tmp_path):
     full = train(Regression(), Data(), CFG, tmp_path / "full")["losses"]
     timed = replace(CFG, ckpt_minutes=1e-9)  # always overdue: a checkpoint at every log step (10, 15, 20, ...)
@@ -78,9 +82,10 @@ def test_a_killed_run_resumes_from_its_last_timed_checkpoint(tmp_path):
     with pytest.raises(RuntimeError, match="killed"):
         train(Regression(), Crashing(at=28), CFG, tmp_path / "counted")
     assert (tmp_path / "counted" / "latest").read_text() == "step_15"
-    rest = train(Regression(), Data(), timed, tmp_path / "cut")["losses"]
-    assert len(rest) == 20
-    np.testing.assert_allclose(rest, full[20:], rtol=1e-6)
+    counted = Crashing(at=0)
+    rest = train(Regression(), counted, timed, tmp_path / "cut")["losses"]
+    assert counted.calls == 20
+    np.testing.assert_allclose(rest, full, rtol=1e-6)  # steps 1-20 from the step-20 checkpoint
 
 
 def test_training_time_adds_up_over_resumes(tmp_path):
