@@ -186,7 +186,8 @@ def test_method_fits_and_acts_with_retrieved_demos(method_cls, data, tmp_path):
     assert [policy.slots[s].step for s in (0, 1)] == [3, 3]
     assert policy.retrieval_accuracy() == 1.0  # retrieved once per episode, from the right task
     d = method.describe()
-    assert d["eval_retrieval_same_task"] == 1.0 and d["episodes"] == len(TASKS) * DEMOS
+    assert d["eval_retrieval_same_task"] == 1.0 and d["eval_retrieval_episodes"] == 2
+    assert d["episodes"] == len(TASKS) * DEMOS
 
 
 def test_smoke_run_on_the_real_simulator(tmp_path):

@@ -124,7 +124,9 @@ class Human2RobotMethod(Method):
                 "diffusion": "DDPM, epsilon prediction, cosine schedule, pixel space",
                 "human_video": f"{self.cfg.demo_camera} of another demo of the same task",
                 "retrieval": f"k=1 over centred {self.cfg.embed_size}px first frames, scope {self.cfg.retrieval_scope}",
-                "eval_retrieval_same_task": evaluated, **self.stats}
+                "eval_retrieval_same_task": evaluated,
+                # episodes this process evaluated: fewer than the cell's when the evaluation resumed from its journal
+                "eval_retrieval_episodes": len(self.last_policy.retrievals) if self.last_policy else 0, **self.stats}
 
 
 class Human2RobotNoVPM(Human2RobotMethod):
