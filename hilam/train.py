@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -71,7 +72,7 @@ def _latest(out: Path) -> Path | None:
     return out / pointer.read_text().strip() if pointer.exists() else None
 
 
-def _save(accelerator, out: Path, step: int, extra: dict, keep_every: int = 0, losses: list[float] = ()) -> None:
+def _save(accelerator, out: Path, step: int, extra: dict, keep_every: int = 0, losses: Sequence[float] = ()) -> None:
     """Write checkpoint `step_<n>` atomically: a temp dir renamed into place, then the `latest` pointer. The
     superseded checkpoint is deleted unless its step is a multiple of `keep_every`. The loss curve so far goes
     with it, so a resumed or already finished run still reports its whole curve."""
