@@ -46,17 +46,17 @@ def test_loss_falls(tmp_path):
     assert (tmp_path / "latest").read_text() == "step_40" and list((tmp_path / "tb").iterdir())
 
 
-class Crashing(Data):
-    """Data whose batch raises at one call (never for at=0) and counts its calls: a run killed between two
-    step-count checkpoints."""
+class Counting(Data):
+    """Data that counts the batches a run draws and, given `crash_at`, raises at that call: a run killed between
+    two step-count checkpoints."""
 
-    def __init__(self, at: int):
+    def __init__(self, crash_at: int | None = None):
         super().__init__()
-        self.calls, self.at = 0, at
+        self.calls, self.crash_at = 0, crash_at
 
     def batch(self, idx):
         self.calls += 1
-        if self.calls == self.at:
+        if self.calls == self.crash_at:
             raise RuntimeError("killed")
         return super().batch(idx)
 
@@ -64,7 +64,7 @@ class Crashing(Data):
 def test_resume_continues_the_same_curve(tmp_path):
     full = train(Regression(), Data(), CFG, tmp_path / "full")["losses"]
     first = train(Regression(), Data(), CFG, tmp_path / "cut", stop_at=23)["losses"]  # last checkpoint: 23
-    counted = Crashing(at=0)  # never crashes; counts the batches this run draws
+    counted = Counting()
     resumed = train(Regression(), counted, CFG, tmp_path / "cut")
     assert len(first) == 23 and counted.calls == 17
     np.testing.assert_allclose(resumed["losses"], full, rtol=1e-6)  # the first 23 from the checkpoint
@@ -77,12 +77,12 @@ def test_a_killed_run_resumes_from_its_last_timed_checkpoint(tmp_path):
     full = train(Regression(), Data(), CFG, tmp_path / "full")["losses"]
     timed = replace(CFG, ckpt_minutes=1e-9)  # always overdue: a checkpoint at every log step (10, 15, 20, ...)
     with pytest.raises(RuntimeError, match="killed"):
-        train(Regression(), Crashing(at=28), timed, tmp_path / "cut")
+        train(Regression(), Counting(crash_at=28), timed, tmp_path / "cut")
     assert (tmp_path / "cut" / "latest").read_text() == "step_20"  # by step count alone it would be step_15
     with pytest.raises(RuntimeError, match="killed"):
-        train(Regression(), Crashing(at=28), CFG, tmp_path / "counted")
+        train(Regression(), Counting(crash_at=28), CFG, tmp_path / "counted")
     assert (tmp_path / "counted" / "latest").read_text() == "step_15"
-    counted = Crashing(at=0)
+    counted = Counting()
     rest = train(Regression(), counted, timed, tmp_path / "cut")["losses"]
     assert counted.calls == 20
     np.testing.assert_allclose(rest, full, rtol=1e-6)  # steps 1-20 from the step-20 checkpoint
