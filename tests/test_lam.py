@@ -43,3 +43,27 @@ def test_latent_action_loss_falls_on_tiny_data():
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
     z = label_clip(obj.idm, store.frames[:12], gap_frames=3)
     assert z.shape == (12, CFG.latent_dim) and np.isfinite(z).all()
+
+
+def test_gap_actions_sum_the_next_steps_and_stop_at_the_demo_end():
+    from benchmarks.corpus_size import gap_actions
+
+    actions = np.arange(10, dtype=np.float32)[:, None] * np.ones((1, 7), np.float32)
+    out = gap_actions(actions, np.array([0, 4, 8]), gap=3)
+    assert np.allclose(out[:, 0], [0 + 1 + 2, 4 + 5 + 6, 8 + 9])
+
+
+def test_action_probe_scores_a_linear_code_high_and_noise_near_zero():
+    from benchmarks.corpus_size import probe
+
+    rng = np.random.default_rng(0)
+    code = rng.normal(size=(7, 16))  # one linear code shared by the probe's demos and the scored ones
+
+    def demos(n: int) -> list[dict]:
+        y = rng.normal(size=(n, 7))
+        return [{"y": y, "z": y @ code + 0.01 * rng.normal(size=(n, 16)),
+                 "noise": rng.normal(size=(n, 16))}]
+
+    fit, test = demos(400), demos(200)
+    assert probe(fit, test, "z")["linear"]["all"] > 0.95
+    assert probe(fit, test, "noise")["linear"]["all"] < 0.1
