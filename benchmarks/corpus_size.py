@@ -67,8 +67,8 @@ def probe(train: list[dict], test: list[dict], key: str = "z") -> dict[str, dict
     x, y = (cat(train, key) - x_mean) / x_std, (cat(train, "y") - y_mean) / y_std
     x_test, y_test = (cat(test, key) - x_mean) / x_std, (cat(test, "y") - y_mean) / y_std
     out = {}
-    for name, model in (("linear", RidgeCV(alphas=np.logspace(-3, 3, 13))),
-                        ("mlp", MLPRegressor(hidden_layer_sizes=(256,), max_iter=300, early_stopping=True, random_state=0))):
+    mlp = MLPRegressor(hidden_layer_sizes=(256,), max_iter=300, early_stopping=True, random_state=0)
+    for name, model in (("linear", RidgeCV(alphas=np.logspace(-3, 3, 13))), ("mlp", mlp)):
         pred = model.fit(x, y).predict(x_test)
         out[name] = {"all": float(r2_score(y_test, pred))} | {g: float(r2_score(y_test[:, s], pred[:, s]))
                                                                for g, s in GROUPS.items()}
@@ -96,12 +96,12 @@ def main() -> None:
 
     data = DemoDataset(DatasetConfig(suite=a.suite, frac=a.frac, image_size=0))
     stride, size = shared.video.stride, shared.lam.image_size
-    frames = demo_clips(resize_images(data.images[VIDEO_CAMERA], size), data.demo_lengths, [""] * len(data.demo_lengths),
-                        stride)
+    no_text = [""] * len(data.demo_lengths)
+    frames = demo_clips(resize_images(data.images[VIDEO_CAMERA], size), data.demo_lengths, no_text, stride)
     starts = np.concatenate([[0], np.cumsum(data.demo_lengths)[:-1]])
     demo_task = data.task[starts]
     rank = np.array([np.sum(demo_task[:d] == t) for d, t in enumerate(demo_task)])
-    if not (rank >= a.probe_train).any():
+    if a.probe_train < 1 or not (rank >= a.probe_train).any():
         raise SystemExit(f"--frac {a.frac} gives at most {rank.max() + 1} demos per task; the probe needs more than "
                          f"--probe-train {a.probe_train}")
 
@@ -122,8 +122,8 @@ def main() -> None:
         lam.eval()
         feats = [demo_features(lam, c.frames, data.actions[s:s + n_steps], data.proprio[s:s + n_steps], stride,
                                stages.gap_frames) for c, s, n_steps in zip(frames, starts, data.demo_lengths)]
-        fit, test = [f for f, r in zip(feats, rank) if r < a.probe_train], [f for f, r in zip(feats, rank)
-                                                                           if r >= a.probe_train]
+        fit = [f for f, r in zip(feats, rank) if r < a.probe_train]
+        test = [f for f, r in zip(feats, rank) if r >= a.probe_train]
         rows.append({"clips": n, "frames": int(sum(len(c.frames) for c in subset)),
                      "dir": str(out_dir) if n else None, "train": summary,
                      "probe_r2_heldout": probe(fit, test),
