@@ -62,9 +62,9 @@ def probe(train: list[dict], test: list[dict], key: str = "z") -> dict[str, dict
     """Held-out R^2 of a linear (ridge) and a one-hidden-layer MLP probe `key` -> summed actions, per action
     group and over all seven dimensions (features and targets standardised on the probe's own demos)."""
     cat = lambda ds, k: np.concatenate([d[k] for d in ds])  # noqa: E731
-    x_mean, x_std = cat(train, key).mean(0), cat(train, key).std(0) + 1e-6
-    y_mean, y_std = cat(train, "y").mean(0), cat(train, "y").std(0) + 1e-6
-    x, y = (cat(train, key) - x_mean) / x_std, (cat(train, "y") - y_mean) / y_std
+    x, y = cat(train, key), cat(train, "y")
+    x_mean, x_std, y_mean, y_std = x.mean(0), x.std(0) + 1e-6, y.mean(0), y.std(0) + 1e-6
+    x, y = (x - x_mean) / x_std, (y - y_mean) / y_std
     x_test, y_test = (cat(test, key) - x_mean) / x_std, (cat(test, "y") - y_mean) / y_std
     out = {}
     mlp = MLPRegressor(hidden_layer_sizes=(256,), max_iter=300, early_stopping=True, random_state=0)
@@ -98,9 +98,7 @@ def main() -> None:
     stride, size = shared.video.stride, shared.lam.image_size
     no_text = [""] * len(data.demo_lengths)
     frames = demo_clips(resize_images(data.images[VIDEO_CAMERA], size), data.demo_lengths, no_text, stride)
-    starts = np.concatenate([[0], np.cumsum(data.demo_lengths)[:-1]])
-    demo_task = data.task[starts]
-    rank = np.array([np.sum(demo_task[:d] == t) for d, t in enumerate(demo_task)])
+    rank = data.demo_ranks()
     if a.probe_train < 1 or not (rank >= a.probe_train).any():
         raise SystemExit(f"--frac {a.frac} gives at most {rank.max() + 1} demos per task; the probe needs more than "
                          f"--probe-train {a.probe_train}")
@@ -109,7 +107,7 @@ def main() -> None:
     for n in sizes:
         subset = [clips[i] for i in sorted(order[:n])]
         torch.manual_seed(stages.seed)  # the same initialisation at every size (size 0 keeps it)
-        lam = LatentActionObjective(shared.lam, FrameStore(subset or clips), stride)
+        lam = LatentActionObjective(shared.lam, FrameStore(subset or clips[:1]), stride)  # size 0 draws no pairs
         summary = None
         if n == len(clips):
             out_dir = stages.lam_dir()  # the stage bench cells share
@@ -121,7 +119,7 @@ def main() -> None:
                                   extra_state={"stage": "lam"}))
         lam.eval()
         feats = [demo_features(lam, c.frames, data.actions[s:s + n_steps], data.proprio[s:s + n_steps], stride,
-                               stages.gap_frames) for c, s, n_steps in zip(frames, starts, data.demo_lengths)]
+                               stages.gap_frames) for c, s, n_steps in zip(frames, data.demo_starts, data.demo_lengths)]
         fit = [f for f, r in zip(feats, rank) if r < a.probe_train]
         test = [f for f, r in zip(feats, rank) if r >= a.probe_train]
         rows.append({"clips": n, "frames": int(sum(len(c.frames) for c in subset)),

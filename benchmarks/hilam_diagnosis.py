@@ -94,8 +94,7 @@ def main() -> None:
     held = DemoDataset(DatasetConfig(suite=suite, frac=a.heldout_frac, seed=0, chunk=profile.baku.head.chunk,
                                      image_size=profile.image_size))
     demo = np.repeat(np.arange(len(held.demo_lengths)), held.demo_lengths)
-    task_of_demo = held.task[np.concatenate([[0], np.cumsum(held.demo_lengths)[:-1]])]
-    rank = np.array([np.sum(task_of_demo[:d] == t) for d, t in enumerate(task_of_demo)])  # position within its task
+    rank = held.demo_ranks()
     n_train = max(data.demos_per_task.values())
     unseen = np.flatnonzero(rank[demo] >= n_train)  # demos the cell never trained on (fractions are nested)
     if len(unseen) == 0:

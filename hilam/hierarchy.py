@@ -140,7 +140,7 @@ class HilamMethod(Method):
     def _demo_labels(self, stages: SharedStages, data: DemoDataset) -> tuple[list[Clip], list[Labels]]:
         """The agentview clip of every demo of `data` at the corpus stride, with its labels."""
         size, stride = self.cfg.shared.lam.image_size, self.cfg.shared.video.stride
-        langs = [self.instructions[data.task[s]] for s in np.concatenate([[0], np.cumsum(data.demo_lengths)[:-1]])]
+        langs = [self.instructions[data.task[s]] for s in data.demo_starts]
         target = demo_clips(resize_images(data.images[VIDEO_CAMERA], size), data.demo_lengths, langs, stride)
         return target, [stages.label(c.frames) for c in target]
 

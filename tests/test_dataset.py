@@ -35,6 +35,16 @@ def test_fraction_selects_the_nested_demos(root):
     assert ds.instructions[0] == task0.language
 
 
+def test_demo_ranks_mark_the_demos_a_smaller_fraction_never_saw(root):
+    small = DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=0.3, chunk=4))
+    large = DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=0.5, chunk=4))
+    assert large.demo_starts.tolist() == np.concatenate([[0], np.cumsum(large.demo_lengths)[:-1]]).tolist()
+    rank = large.demo_ranks()
+    assert rank.tolist() == list(range(5)) * len(large.demos_per_task)
+    seen = large.demo_lengths[rank < 3]  # nested fractions: the first 3 per task are the 30% demos
+    assert seen.tolist() == small.demo_lengths.tolist()
+
+
 def test_fingerprint_names_the_demos_trained_on(root, tmp_path):
     import shutil
 

@@ -94,6 +94,13 @@ class DemoDataset:
         # for each step: the index of its demo's last step, so chunks never cross into the next demo
         self.last = np.concatenate([np.full(n, s + n - 1) for s, n in zip(starts, lengths)])
         self.demo_lengths = np.asarray(lengths)
+        self.demo_starts = np.asarray(starts)  # index of each demo's first step
+
+    def demo_ranks(self) -> np.ndarray:
+        """Each demo's position among the demos of its task (0 = its task's first; fractions are nested, so
+        demos at rank >= n are those a fraction with n demos per task never saw)."""
+        task = self.task[self.demo_starts]
+        return np.array([np.sum(task[:d] == t) for d, t in enumerate(task)])
 
     def __len__(self) -> int:
         return len(self.actions)
