@@ -1,6 +1,6 @@
 """Pseudo-label quality against pretraining corpus size: how much of the real action a latent action carries.
 
-    python -m benchmarks.corpus_size --profile cpu --video data/expert90 [--sizes 0,41,83,167]
+    python -m benchmarks.corpus_size --profile cpu --video data/expert90 [--sizes 0,41,83,167] [--lam px128]
 
 Trains the IDM/FDM (the profile's latent action model, same steps and batch) on nested random subsets of the
 action-free corpus's clips; the full corpus reuses the shared stage a bench cell trained (same key). Size 0 is
@@ -8,13 +8,15 @@ the untrained IDM, the floor. Each IDM then labels target-suite demos (which hav
 gap, and a ridge probe, fit on the first demos of each task and scored on the rest, predicts the action summed
 over the gap (position, rotation, gripper) from z: held-out R^2 per group. The FDM's reconstruction of the
 later frame on those demos, against copying the first frame, says whether what it learnt transfers to the
-target scenes. Writes results/diagnosis/corpus_size_<suite>.json. Trains what is missing (resumable).
+target scenes. `--lam` swaps the profile's IDM/FDM for a named variant (bigger input, wider/deeper) to ask whether
+model size rather than corpus size limits the labels. Writes results/diagnosis/corpus_size_<suite>[_<variant>].json.
+Trains what is missing (resumable).
 """
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,12 @@ from hilam.stages import SharedStages, config_hash
 from hilam.train import brief, train
 
 GROUPS = {"position": slice(0, 3), "rotation": slice(3, 6), "gripper": slice(6, 7)}
+# IDM/FDM variants, as overrides of the profile's LatentActionConfig; every variant keeps 64 patch tokens
+LAM_VARIANTS: dict[str, dict] = {
+    "profile": {},
+    "px128": {"image_size": 128, "patch": 16},  # the corpus is rendered at 128 px: twice the input resolution
+    "wide": {"width": 192, "heads": 6, "idm_layers": 6, "fdm_layers": 6},  # ~8x the parameters
+}
 
 
 def gap_actions(actions: np.ndarray, steps: np.ndarray, gap: int) -> np.ndarray:
@@ -83,9 +91,11 @@ def main() -> None:
     ap.add_argument("--suite", default="libero_10")
     ap.add_argument("--frac", type=float, default=0.1, help="target demos to probe on")
     ap.add_argument("--probe-train", type=int, default=3, help="demos per task the probe fits on; the rest score it")
+    ap.add_argument("--lam", default="profile", choices=list(LAM_VARIANTS), help="IDM/FDM variant to train")
     ap.add_argument("--out", default="results/diagnosis")
     a = ap.parse_args()
     shared = get_profile(a.profile).hilam.shared
+    shared.lam = replace(shared.lam, **LAM_VARIANTS[a.lam])
     shared.place("runs", a.video)
     stages = SharedStages(shared)  # seed 0, as the bench cells' shared stages
     clips = stages.clips()
@@ -130,9 +140,11 @@ def main() -> None:
         print(json.dumps(rows[-1] | {"train": None}))
     reference = probe(fit, test, "proprio_change")  # the IDM-free reference: the arm's own motion over the gap
     command = (f"python -m benchmarks.corpus_size --profile {a.profile} --video {a.video}"
-               + (f" --sizes {a.sizes}" if a.sizes else ""))
-    write_json(Path(a.out) / f"corpus_size_{a.suite}.json",
-               {"suite": a.suite, "frac": a.frac, "probe_train_demos_per_task": a.probe_train,
+               + (f" --sizes {a.sizes}" if a.sizes else "") + (f" --lam {a.lam}" if a.lam != "profile" else ""))
+    name = f"corpus_size_{a.suite}" + (f"_{a.lam}" if a.lam != "profile" else "")
+    write_json(Path(a.out) / f"{name}.json",
+               {"suite": a.suite, "frac": a.frac, "lam_variant": a.lam, "lam": asdict(shared.lam),
+                "parameters": sum(p.numel() for p in lam.parameters()), "probe_train_demos_per_task": a.probe_train,
                 "probe_demos": int((rank < a.probe_train).sum()), "scored_demos": int((rank >= a.probe_train).sum()),
                 "gap_steps": stages.gap_frames * stride, "corpus_clips": len(clips), "rows": rows,
                 "reference_proprio_change_r2_heldout": reference,

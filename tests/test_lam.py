@@ -67,3 +67,20 @@ def test_action_probe_scores_a_linear_code_high_and_noise_near_zero():
     fit, test = demos(400), demos(200)
     assert probe(fit, test, "z")["linear"]["all"] > 0.95
     assert probe(fit, test, "noise")["linear"]["all"] < 0.1
+
+
+def test_corpus_size_lam_variants_label_and_reconstruct_at_their_image_size():
+    from dataclasses import replace
+
+    from benchmarks.corpus_size import LAM_VARIANTS
+    from hilam.profiles import get_profile
+
+    base = get_profile("cpu").hilam.shared.lam
+    store = FrameStore(moving_square_clips(1))
+    for name, overrides in LAM_VARIANTS.items():  # each variant's geometry, at a tiny width
+        cfg = replace(replace(base, **overrides), width=16, heads=2, idm_layers=1, fdm_layers=1)
+        obj = LatentActionObjective(cfg, store, stride=1)
+        frames = torch.rand(2, 3, cfg.image_size, cfg.image_size)
+        z = obj.idm(frames, frames)
+        assert z.shape == (2, cfg.latent_dim), name
+        assert obj.fdm(frames, z).shape == frames.shape, name
