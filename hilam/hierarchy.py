@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from hilam.data.dataset import DemoDataset, resize_images
 from hilam.data.video import Clip, demo_clips, ensure_corpus
@@ -142,7 +143,7 @@ class HilamMethod(Method):
         size, stride = self.cfg.shared.lam.image_size, self.cfg.shared.video.stride
         langs = [self.instructions[data.task[s]] for s in data.demo_starts]
         target = demo_clips(resize_images(data.images[VIDEO_CAMERA], size), data.demo_lengths, langs, stride)
-        return target, [stages.label(c.frames) for c in target]
+        return target, [stages.label(c.frames) for c in tqdm(target, desc="label demos", unit="demo")]
 
     def _step_skills(self, labels: list[Labels], lengths: np.ndarray) -> np.ndarray:
         """Standardised skill of every control step of demos with these labels (what pi^l is conditioned on)."""

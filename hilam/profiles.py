@@ -44,6 +44,13 @@ class Profile:
     hilam: HilamConfig = field(default_factory=HilamConfig)
 
 
+_CPU = Profile("cpu", image_size=64, eval_episodes_per_task=10,
+               train=TrainConfig(steps=15_000, batch_size=32, lr=3e-4),
+               baku=BakuConfig(image_size=64, repr_dim=256,
+                               encoder=EncoderConfig(widths=(32, 64), groups=8, keypoints=64),
+                               gpt=GPTConfig(n_layer=4, n_head=4, n_embd=128),
+                               head=HeadConfig(hidden=128)))
+
 PROFILES: dict[str, Profile] = {
     # BAKU's LIBERO configuration (REFERENCE.md section 2): 128 px, ResNet-18 GN+FiLM, GPT 8x256, chunk 10
     # HiLAM there: T5 instructions, 100k steps per phase, a corpus of 50 rollouts per LIBERO-90 task
@@ -61,12 +68,10 @@ PROFILES: dict[str, Profile] = {
                                                                 main_layers=4), crop=512),
                              skills_train=TrainConfig(steps=20_000, batch_size=32, lr=1e-4)))),
     # 2-core CPU: 64 px, half-width encoder, 4-layer trunk; sized so one cell trains and evaluates in < 2 h
-    "cpu": Profile("cpu", image_size=64, eval_episodes_per_task=10,
-                   train=TrainConfig(steps=15_000, batch_size=32, lr=3e-4),
-                   baku=BakuConfig(image_size=64, repr_dim=256,
-                                   encoder=EncoderConfig(widths=(32, 64), groups=8, keypoints=64),
-                                   gpt=GPTConfig(n_layer=4, n_head=4, n_embd=128),
-                                   head=HeadConfig(hidden=128))),
+    "cpu": _CPU,
+    # the cpu models with 4x the policy training steps (constant lr, so its first 15k steps are the cpu run's):
+    # tests whether the fixed budget, ~4 passes over all libero_10 demos, is what holds the 100% cells back
+    "cpu_long": replace(_CPU, name="cpu_long", train=replace(_CPU.train, steps=60_000)),
     # tests: tiny everything
     "smoke": Profile("smoke", image_size=32, eval_episodes_per_task=1,
                      train=TrainConfig(steps=30, batch_size=8, lr=1e-3, log_every=10, ckpt_every=15),

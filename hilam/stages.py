@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from hilam.data.video import Clip, VideoCorpusConfig, corpus_fingerprint, load_corpus
 from hilam.lam import LatentActionConfig, LatentActionObjective, FrameStore, PairSource, label_clip
@@ -126,4 +127,5 @@ class SharedStages:
 
     def label_corpus(self) -> list[Labels]:
         """Labels of every corpus clip, reusing the latent actions fit() computed."""
-        return [self.label(c.frames, z) for c, z in zip(self.corpus, self.corpus_latents)]
+        return [self.label(c.frames, z) for c, z in tqdm(zip(self.corpus, self.corpus_latents), total=len(self.corpus),
+                                                          desc="label corpus", unit="clip")]

@@ -128,3 +128,14 @@ def test_kept_checkpoints_hold_the_weights_of_their_step(tmp_path):
     assert not torch.allclose(load_weights(Regression(), kept[40]).eval().net(probe), at20)
     with pytest.raises(FileNotFoundError, match="no model weights"):
         load_weights(Regression(), tmp_path)
+
+
+def test_a_finished_run_extended_to_more_steps_is_the_longer_run(tmp_path):
+    """Nothing depends on the total step count (constant lr, batches from (seed, step)), so a profile that only
+    trains longer (cpu_long) continues a shorter profile's checkpoint exactly."""
+    full = train(Regression(), Data(), CFG, tmp_path / "full")["losses"]
+    train(Regression(), Data(), replace(CFG, steps=20), tmp_path / "grown")
+    counted = Counting()
+    grown = train(Regression(), counted, CFG, tmp_path / "grown")["losses"]
+    assert counted.calls == 20
+    np.testing.assert_allclose(grown, full, rtol=1e-6)
