@@ -41,7 +41,7 @@ GROUPS = {"position": slice(0, 3), "rotation": slice(3, 6), "gripper": slice(6, 
 LAM_VARIANTS: dict[str, dict] = {
     "profile": {},
     "px128": {"image_size": 128, "patch": 16},  # the corpus is rendered at 128 px: twice the input resolution
-    "wide": {"width": 192, "heads": 6, "idm_layers": 6, "fdm_layers": 6},  # ~8x the parameters
+    "wide": {"width": 192, "heads": 6, "idm_layers": 6, "fdm_layers": 6},  # 5.5M parameters, 7x the profile's 0.75M
 }
 
 
