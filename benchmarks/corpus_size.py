@@ -29,7 +29,7 @@ from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset, resize_images
 from hilam.data.video import demo_clips
 from hilam.hierarchy import VIDEO_CAMERA
-from hilam.lam import FrameStore, LatentActionObjective, PairSource, label_clip
+from hilam.lam import LAM_VARIANTS, FrameStore, LatentActionObjective, PairSource, label_clip
 from hilam.policy_io import images_to_tensor
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
@@ -37,12 +37,6 @@ from hilam.stages import SharedStages, config_hash
 from hilam.train import brief, train
 
 GROUPS = {"position": slice(0, 3), "rotation": slice(3, 6), "gripper": slice(6, 7)}
-# IDM/FDM variants, as overrides of the profile's LatentActionConfig; every variant keeps 64 patch tokens
-LAM_VARIANTS: dict[str, dict] = {
-    "profile": {},
-    "px128": {"image_size": 128, "patch": 16},  # the corpus is rendered at 128 px: twice the input resolution
-    "wide": {"width": 192, "heads": 6, "idm_layers": 6, "fdm_layers": 6},  # 5.5M parameters, 7x the profile's 0.75M
-}
 
 
 def gap_actions(actions: np.ndarray, steps: np.ndarray, gap: int) -> np.ndarray:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from hilam.data.dataset import DemoDataset, resize_images
 from hilam.data.video import Clip, demo_clips, ensure_corpus
+from hilam.lam import LAM_VARIANTS
 from hilam.methods import Method
 from hilam.models.baku import Baku
 from hilam.models.heads import DeterministicHead, HeadConfig
@@ -118,10 +119,13 @@ class HilamMethod(Method):
     name = "hilam"
     final_phase = "finetune"
     overrides: dict = {}  # the ablations change HilamConfig fields
+    lam_variant: str = "profile"  # a named IDM/FDM (hilam.lam.LAM_VARIANTS); its stages are keyed by it
 
     def __init__(self, profile, instructions):
         super().__init__(profile, instructions)
         self.cfg: HilamConfig = replace(profile.hilam, **self.overrides)
+        shared = self.cfg.shared
+        self.cfg.shared = replace(shared, lam=replace(shared.lam, **LAM_VARIANTS[self.lam_variant]))
         if self.cfg.finetune_skill not in ("labelled", "predicted"):  # refused before any training
             raise ValueError(f"finetune_skill {self.cfg.finetune_skill!r}; known: labelled, predicted")
         self.language = self.cfg.language or profile.language
@@ -252,6 +256,11 @@ class HilamLatent(HilamMethod):
 class HilamNoPretrain(HilamMethod):
     """Ablation: no pretraining on video; pi^h learns skills from the target demos' frames only, pi^l from scratch."""
     name, overrides = "hilam_nopretrain", {"pretrain": False}
+
+
+class HilamWideLam(HilamMethod):
+    """HiLAM on the `wide` IDM/FDM (7x the parameters), whose latents carry more of the action (corpus_size probe)."""
+    name, lam_variant = "hilam_widelam", "wide"
 
 
 class HilamPredictedSkill(HilamMethod):

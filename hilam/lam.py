@@ -33,6 +33,14 @@ class LatentActionConfig:
     infer_gap: int = 20  # k used to label sequences with the frozen IDM (an open choice: the range's middle)
 
 
+# named IDM/FDM variants, as overrides of a profile's LatentActionConfig (benchmarks/corpus_size, hilam_widelam)
+LAM_VARIANTS: dict[str, dict] = {
+    "profile": {},
+    "px128": {"image_size": 128, "patch": 16},  # the corpus is rendered at 128 px: twice the input resolution
+    "wide": {"width": 192, "heads": 6, "idm_layers": 6, "fdm_layers": 6},  # 5.5M parameters, 7x the cpu's 0.75M
+}
+
+
 def encoder_stack(width: int, heads: int, layers: int) -> nn.TransformerEncoder:
     """A pre-norm bidirectional transformer (torch's own layers)."""
     layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True,

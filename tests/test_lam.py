@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from hilam.data.video import Clip
-from hilam.lam import FrameStore, LatentActionConfig, LatentActionObjective, label_clip
+from hilam.lam import LAM_VARIANTS, FrameStore, LatentActionConfig, LatentActionObjective, label_clip
 from tests.helpers import adam_steps
 
 CFG = LatentActionConfig(image_size=16, patch=4, width=32, heads=2, idm_layers=1, fdm_layers=1, latent_dim=4,
@@ -72,7 +72,6 @@ def test_action_probe_scores_a_linear_code_high_and_noise_near_zero():
 def test_corpus_size_lam_variants_label_and_reconstruct_at_their_image_size():
     from dataclasses import replace
 
-    from benchmarks.corpus_size import LAM_VARIANTS
     from hilam.profiles import get_profile
 
     base = get_profile("cpu").hilam.shared.lam
@@ -84,3 +83,16 @@ def test_corpus_size_lam_variants_label_and_reconstruct_at_their_image_size():
         z = obj.idm(frames, frames)
         assert z.shape == (2, cfg.latent_dim), name
         assert obj.fdm(frames, z).shape == frames.shape, name
+
+
+def test_hilam_widelam_trains_the_wide_idm_and_leaves_the_profile_unchanged():
+    from dataclasses import replace
+
+    from hilam.hierarchy import HilamMethod, HilamWideLam
+    from hilam.profiles import get_profile
+
+    profile = get_profile("cpu")
+    base = profile.hilam.shared.lam
+    wide = HilamWideLam(profile, ["a task"]).cfg.shared.lam
+    assert wide == replace(base, **LAM_VARIANTS["wide"]) and wide.width != base.width
+    assert HilamMethod(profile, ["a task"]).cfg.shared.lam == base and profile.hilam.shared.lam == base
