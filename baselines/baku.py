@@ -1,7 +1,7 @@
 """Flat BAKU as a method of the harness: the BAKU network, MSE on action chunks, temporal ensembling."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +53,12 @@ class BakuMethod(Method):
     def describe(self) -> dict:
         n = sum(p.numel() for p in self.objective.model.parameters()) if self.objective else None
         return {"model": asdict(self.profile.baku), "parameters": n, "language_encoder": encoder_id(self.profile.language)}
+
+
+class BakuL1(BakuMethod):
+    """Diagnostic: flat BAKU with L1 on the action chunk (Being-H0's regression loss) instead of MSE, all else equal."""
+    name = "baku_l1"
+
+    def __init__(self, profile, instructions):
+        baku = replace(profile.baku, head=replace(profile.baku.head, loss="l1"))
+        super().__init__(replace(profile, baku=baku), instructions)

@@ -71,3 +71,32 @@ def test_temporal_ensemble_weights_oldest_most():
     assert len(te.history) == 3
     te.reset()
     np.testing.assert_allclose(te(c1), [10.0])
+
+
+def test_head_loss_is_mse_or_l1_over_valid_steps_only():
+    from hilam.models.heads import DeterministicHead
+
+    pred = torch.tensor([[[0.5, -0.5], [0.0, 0.0]]])  # (B=1, chunk=2, action_dim=2)
+    target = torch.tensor([[[0.0, 0.5], [9.0, 9.0]]])  # second step is padding past the episode end
+    mask = torch.tensor([[1.0, 0.0]])
+    losses = {kind: float(DeterministicHead(4, HeadConfig(hidden=4, chunk=2, action_dim=2, loss=kind))
+                          .loss(pred, target, mask)) for kind in ("mse", "l1")}
+    assert losses == {"mse": (0.25 + 1.0) / 2, "l1": (0.5 + 1.0) / 2}
+    try:
+        DeterministicHead(4, HeadConfig(loss="huber"))
+    except ValueError as e:
+        assert "huber" in str(e)
+    else:
+        raise AssertionError("an unknown loss must be refused")
+
+
+def test_baku_l1_changes_only_the_loss_and_leaves_the_profile_unchanged():
+    from dataclasses import replace
+
+    from baselines.baku import BakuL1, BakuMethod
+    from hilam.profiles import get_profile
+
+    profile = get_profile("smoke")
+    l1 = BakuL1(profile, ["a task"]).profile.baku
+    assert l1 == replace(profile.baku, head=replace(profile.baku.head, loss="l1"))
+    assert BakuMethod(profile, ["a task"]).profile.baku.head.loss == "mse" == profile.baku.head.loss

@@ -47,7 +47,7 @@ class BeingH0(nn.Module):
         self.proprio = nn.Linear(proprio_dim, d)
         self.queries = nn.Parameter(torch.randn(chunk, d) * 0.02)
         self.action_head = DeterministicHead(d, HeadConfig(hidden=cfg.head_hidden, layers=cfg.head_layers, chunk=1,
-                                                           action_dim=action_dim, tanh=True))
+                                                           action_dim=action_dim, tanh=True, loss="l1"))
         context = self.n_patches + cfg.instruction_tokens
         self.pretrain_len = context + 1 + motion_tokens
         self.posttrain_len = context + (len(cameras) - 1) * self.n_patches + 1 + chunk
@@ -122,7 +122,5 @@ class ActionQueryObjective(nn.Module):
 
     def forward(self, batch: dict) -> torch.Tensor:
         pred = self.predict(batch)
-        target = torch.as_tensor(batch["actions"], device=pred.device)
-        mask = torch.as_tensor(batch["action_mask"], device=pred.device).float()
-        err = (pred - target).abs().mean(-1)
-        return (err * mask).sum() / mask.sum().clamp(min=1)
+        return self.model.action_head.loss(pred, torch.as_tensor(batch["actions"], device=pred.device),
+                                           torch.as_tensor(batch["action_mask"], device=pred.device).float())

@@ -15,13 +15,16 @@ class HeadConfig:
     chunk: int = 10  # actions predicted per query
     action_dim: int = 7
     tanh: bool = True  # actions live in [-1, 1]; standardised latent targets do not
+    loss: str = "mse"  # "mse" (BAKU) or "l1" (Being-H0's action regression)
 
 
 class DeterministicHead(nn.Module):
-    """MLP -> (B, chunk, action_dim), squashed to [-1, 1] by tanh for actions; trained with MSE, as in BAKU."""
+    """MLP -> (B, chunk, action_dim), squashed to [-1, 1] by tanh for actions; MSE as in BAKU, or L1."""
 
     def __init__(self, in_dim: int, cfg: HeadConfig):
         super().__init__()
+        if cfg.loss not in ("mse", "l1"):
+            raise ValueError(f"head loss must be 'mse' or 'l1', got {cfg.loss!r}")
         layers, d = [], in_dim
         for _ in range(cfg.layers):
             layers += [nn.Linear(d, cfg.hidden), nn.ReLU()]
@@ -34,8 +37,9 @@ class DeterministicHead(nn.Module):
         return torch.tanh(y) if self.cfg.tanh else y
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """MSE over the valid (not padded past the episode end) steps of each chunk."""
-        err = ((pred - target) ** 2).mean(-1)
+        """Mean error over the valid (not padded past the episode end) steps of each chunk."""
+        diff = pred - target
+        err = (diff.abs() if self.cfg.loss == "l1" else diff ** 2).mean(-1)
         return (err * mask).sum() / mask.sum().clamp(min=1)
 
 
