@@ -45,6 +45,8 @@ def hardware() -> dict:
     try:
         import torch
 
+        # the vector ISA torch's CPU kernels use ("AVX2", "AVX512"): hosts that share a model name may not share it
+        hw["cpu_isa"] = torch.backends.cpu.get_cpu_capability()
         if torch.cuda.is_available():
             hw["gpu"] = torch.cuda.get_device_name(0)
     except ImportError:

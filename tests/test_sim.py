@@ -21,6 +21,7 @@ from hilam.data.generate import (
 )
 from hilam.data.schema import read_task_file, task_file
 from hilam.data.video import VideoCorpusConfig, corpus_fingerprint, load_corpus
+from hilam.envs.cpu_math import math_in_use, pinned_math_env
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import official_init_states, resolve_suite, task_spec
 from hilam.evaluate import EvalConfig, Episode, episode_seed, evaluate, wilson_interval
@@ -108,6 +109,7 @@ def test_generate_two_passes_resume_and_pairing(tmp_path):
                          frac=0.5, image_size=64, workers=1, tasks=(3,))
     (stats,) = generate(cfg)
     assert "error" not in stats and stats["successes"] == 2 and stats["rendered"] == 1
+    assert stats["cpu_math"] == (pinned_math_env() or math_in_use())  # the worker ran with the pinned math
     task = task_spec("libero_object", 3)
     path = task_file(tmp_path, "libero_object", task.name)
     td = read_task_file(path)

@@ -5,7 +5,8 @@ states) and keeps successful episodes' `states` and `actions`. Pass 2 replays `s
 rendering env, so observation t is the one action t was chosen from (LIBERO#54), and writes the
 official HDF5 layout. Only the demos a data fraction needs are rendered. Both passes cache their
 output (per task, and per rendered demo) and skip what is already done, so an interrupted run resumes
-where it stopped.
+where it stopped. Worker processes run with pinned CPU math (`hilam.envs.cpu_math`), so the expert's episodes, and
+with them the demo set, do not depend on the host's CPU.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from hilam.atomic import atomic_savez, write_json
 from hilam.data.fractions import select_demos
 from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, file_attrs, read_task_file,
                                stored_demo_ids, task_file, write_task_file)
+from hilam.envs.cpu_math import math_in_use, pinned_math
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 from hilam.provenance import git_commit
 
@@ -130,7 +132,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
              "success_rate": len(episodes) / max(attempts, 1),
              "mean_length": float(np.mean(lengths)) if lengths else None,
              "state_pass_seconds": seconds, "state_pass_steps_per_s": steps / max(seconds, 1e-9),
-             "git": git_commit(),
+             "git": git_commit(), "cpu_math": math_in_use(),
              "failures": failures}
     if cached:  # the episodes it kept were made by that pass's code
         stats["extended_from"] = {k: cached.get(k) for k in ("successes", "attempts", "git")}
@@ -251,8 +253,8 @@ def generate(cfg: GenerateConfig) -> list[dict]:
     progress = manager.Queue()
     results = []
     bar = tqdm(desc=f"{suite.name} expert episodes + rendered demos", unit="ep", dynamic_ncols=True)
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=use_render_threads,
-                             initargs=(render_threads(workers),)) as pool:
+    with pinned_math(), ProcessPoolExecutor(workers, mp_context=ctx, initializer=use_render_threads,
+                                            initargs=(render_threads(workers),)) as pool:
         futures = [pool.submit(_task_worker, t, cfg, progress) for t in tasks]
         counts = {"state": 0, "success": 0, "render": 0}
         pending = set(futures)
