@@ -3,8 +3,9 @@ is the same demo set.
 
 The expert's controller math (robosuite's OSC, our planner) runs through NumPy, whose matrix products go to the
 OpenBLAS kernel picked for the host CPU and whose sin/cos/exp take AVX-512 (SVML) paths where the CPU has them.
-Different kernels round differently; over hundreds of contact-rich steps that changes which episodes succeed and
-how long they run (measured: one libero_10 episode under two OpenBLAS kernels differs from its first action).
+Different kernels round differently, and over hundreds of contact-rich steps the difference grows until an episode
+runs longer or fails (benchmarks/expert_cpu_math.py: under another kernel every re-run libero_10 episode differs
+within 3 steps, and one ends a step later).
 Pinning both to what every AVX2 host runs removes that dependence. The variables act when a process loads NumPy,
 so they are set for the worker processes a generator starts, never for the process already running.
 """
