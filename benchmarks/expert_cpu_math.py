@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hilam.envs.cpu_math import VARIABLES
 from hilam.provenance import provenance
 
 
@@ -36,12 +37,13 @@ def rerun(suite: str, task_id: int, root: str, episodes: int) -> list[dict]:
             seed, stored = int(z[f"seed_{i}"]), z[f"actions_{i}"]
             actions = np.asarray(expert_episode(env, seed, resolve_suite(suite).max_steps).actions)
             n = min(len(actions), len(stored))
-            differs = np.flatnonzero(np.abs(actions[:n] - stored[:n]).max(1) > 0)
+            step_diff = np.abs(actions[:n] - stored[:n]).max(1)  # largest action difference at each shared step
+            differs = np.flatnonzero(step_diff > 0)
             rows.append({"task_id": task_id, "episode": i, "seed": seed, "openblas": kernels,
                          "length": len(actions), "stored_length": len(stored),
                          "identical": len(actions) == len(stored) and not len(differs),
                          "first_differing_step": int(differs[0]) if len(differs) else None,
-                         "max_abs_difference": float(np.abs(actions[:n] - stored[:n]).max())})
+                         "max_abs_difference": float(step_diff.max())})
     env.close()
     return rows
 
@@ -61,7 +63,7 @@ def main() -> None:
         return
     rows = []
     for kernel in a.kernels:
-        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")}
+        env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
         if kernel != "host":
             env["OPENBLAS_CORETYPE"] = kernel
         for t in a.tasks:

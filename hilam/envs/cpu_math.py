@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Iterator
 
 BLAS_CORE = "Haswell"  # OpenBLAS's AVX2 + FMA kernels: what an AVX2 host without AVX-512 (e.g. AMD Zen) runs anyway
+VARIABLES = ("OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")  # what is pinned, and recorded
 
 
 def _has_avx2() -> bool:
+    """The host's own answer (/proc/cpuinfo), not NumPy's, which a user's NPY_DISABLE_CPU_FEATURES may have changed."""
     try:
         return any(line.startswith("flags") and " avx2" in line for line in Path("/proc/cpuinfo").read_text().splitlines())
     except OSError:
@@ -57,4 +59,4 @@ def pinned_math() -> Iterator[dict[str, str]]:
 
 def math_in_use() -> dict[str, str | None]:
     """The pinning this process started with (None: the host's own choice), recorded beside the demos it makes."""
-    return {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")}
+    return {k: os.environ.get(k) for k in VARIABLES}
