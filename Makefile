@@ -31,8 +31,9 @@ bench: install
 tables: install
 	$(BIN)/python -m benchmarks.tables --runs results/runs --out results/tables
 
+# one pytest worker per core (worksteal: the long simulator tests don't queue behind each other); slowest listed
 test: install
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n auto --dist worksteal --durations=10 tests
 
 # Scripted-expert quality of one suite (state pass only, DEMOS successes in at most ATTEMPTS episodes per task;
 # unset: the generator's defaults): writes results/expert/<suite>.json
