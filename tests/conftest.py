@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny synthetic demos in the official layout (no simulator needed)."""
+"""Shared test set-up: tiny synthetic demos in the official layout (no simulator), torch threads per xdist worker."""
 from __future__ import annotations
 
 import os
