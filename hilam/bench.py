@@ -19,6 +19,7 @@ from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.data.generate import GenerateConfig, generate
 from hilam.envs.suites import resolve_suite
+from hilam.envs.workers import core_share
 from hilam.evaluate import EvalConfig, evaluate, shard_journal
 from hilam.methods import Method, get_method
 from hilam.profiles import get_profile
@@ -95,7 +96,7 @@ def run_cell(cell: CellConfig) -> dict:
     rank, world = procs.process_index, procs.num_processes
     if cell.force:
         Path(shard_journal(str(journal), rank, world)).unlink(missing_ok=True)
-    workers = cell.workers or max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    workers = cell.workers or core_share(int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     ev = evaluate(method.policy(), EvalConfig(suite=suite, episodes_per_task=profile.eval_episodes_per_task,
                                               tasks=cell.tasks, workers=workers, seed=cell.seed,
                                               journal=str(journal), video_dir=str(run_dir / "videos"),

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hilam.data.schema import IMAGE_KEYS, LOW_DIM_KEYS, Demo
+from hilam.envs.workers import core_share
 
 
 def make_demo(T: int, size: int = 16, seed: int = 0, state_dim: int = 20) -> Demo:
@@ -22,7 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist each worker gets its share of the cores, so torch's threads don't oversubscribe them."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        torch.set_num_threads(core_share(workers))
 
 
 @pytest.fixture

@@ -19,3 +19,11 @@ def test_no_backend_raises_with_install_hint(monkeypatch):
     monkeypatch.setattr(gl, "BACKENDS", ("no-such-backend",))
     with pytest.raises(RuntimeError, match="apt-get install"):
         gl.select_gl_backend()
+
+
+def test_render_threads_split_the_cores_among_workers_unless_the_user_set_them(monkeypatch):
+    monkeypatch.delenv("LP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert [gl.render_threads(w) for w in (1, 4, 3, 32)] == ["16", "4", "5", "1"]
+    monkeypatch.setenv("LP_NUM_THREADS", "2")
+    assert gl.render_threads(4) == "2"

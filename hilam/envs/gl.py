@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+from hilam.envs.workers import core_share
+
 BACKENDS = ("egl", "osmesa")
 _PROBE = (
     "import mujoco;"
@@ -53,7 +55,7 @@ def render_threads(workers: int) -> str:
     oversubscribe the machine (measured: 1.49x instead of 2.08x for 2 workers on 2 cores). Thread count
     does not change the pixels. A value the user set is kept. Workers apply it with `use_render_threads`.
     """
-    return os.environ.get("LP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    return os.environ.get("LP_NUM_THREADS") or str(core_share(workers))
 
 
 def use_render_threads(threads: str) -> None:

@@ -8,6 +8,7 @@ restarted, so a crash ends one episode, never the run.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import traceback
 from dataclasses import dataclass
@@ -15,6 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from hilam.envs.suites import TaskSpec
+
+
+def core_share(processes: int) -> int:
+    """Cores each of `processes` parallel processes may use (at least 1), so their threads don't oversubscribe."""
+    return max(1, (os.cpu_count() or 1) // max(1, processes))
 
 
 @dataclass
