@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from baselines.human2robot.data import PairedClips
 from baselines.human2robot.decoder import VPMFeatures
@@ -19,7 +20,8 @@ class CachedFeatures:
         features.to(device)
         torch.manual_seed(seed)  # the cache (and so a resumed run) is a pure function of the seed
         parts: list[list[np.ndarray]] = []
-        for lo in range(0, len(source), batch_size):
+        starts = range(0, len(source), batch_size)
+        for lo in tqdm(starts, desc="human2robot VPM features", unit="batch", mininterval=10):
             levels = features.pooled(source.batch(np.arange(lo, min(lo + batch_size, len(source)))))
             parts.append([x.to(torch.float16).cpu().numpy() for x in levels])
         features.to(home)
