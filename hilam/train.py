@@ -98,6 +98,13 @@ def _publish(out: Path, tmp: Path, final: Path, meta: dict, keep_every: int = 0)
         shutil.rmtree(previous, ignore_errors=True)
 
 
+def finished(out_dir: str | os.PathLike, steps: int) -> bool:
+    """Whether the training run in out_dir already checkpointed `steps` steps, so `train` would not draw a batch
+    (lets a caller skip costly batch preparation, such as a feature cache, on a resumed cell)."""
+    ckpt = _latest(Path(out_dir))
+    return ckpt is not None and json.loads((ckpt / "trainer.json").read_text())["step"] >= steps
+
+
 def kept_checkpoints(out_dir: str | os.PathLike) -> dict[int, Path]:
     """step -> checkpoint directory, for every complete checkpoint in a training run's directory."""
     found = {int(d.name.removeprefix("step_")): d for d in Path(out_dir).glob("step_*") if (d / "trainer.json").exists()}

@@ -190,6 +190,31 @@ def test_method_fits_and_acts_with_retrieved_demos(method_cls, data, tmp_path):
     assert d["episodes"] == len(TASKS) * DEMOS
 
 
+def test_a_finished_decoder_run_resumes_without_rebuilding_the_feature_cache(data, tmp_path, monkeypatch):
+    """The cache costs minutes per 10k samples on a CPU and only feeds decoder training: resuming a finished cell
+    (to finish its evaluation) must not rebuild it, and must give the same trained decoder."""
+    import baselines.human2robot.method as h2r_method
+    from hilam.train import finished
+
+    first = Human2RobotMethod(get_profile("smoke"), data.instructions)
+    out = first.fit(data, tmp_path, seed=0)
+    steps = first.cfg.decoder_train.steps
+    assert finished(tmp_path / "decoder", steps) and not finished(tmp_path / "decoder", steps + 1)
+    assert not finished(tmp_path / "nothing", 1) and first.stats["feature_cache_mb"] > 0
+
+    class NoCache(CachedFeatures):
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("the feature cache was rebuilt for a finished decoder run")
+
+    monkeypatch.setattr(h2r_method, "CachedFeatures", NoCache)
+    again = Human2RobotMethod(get_profile("smoke"), data.instructions)
+    resumed = again.fit(data, tmp_path, seed=0)
+    assert resumed["steps"] == steps and resumed["final_loss"] == out["final_loss"]
+    assert again.stats["feature_cache_mb"] is None
+    for a, b in zip(first.decoder.state_dict().values(), again.decoder.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def test_smoke_run_on_the_real_simulator(tmp_path):
     """Demos from the scripted expert, the Method class trained on them, one evaluated episode."""
     from hilam.data.generate import GenerateConfig, generate

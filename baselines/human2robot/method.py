@@ -31,7 +31,7 @@ from baselines.human2robot.retrieval import FirstFrameIndex
 from baselines.human2robot.vpm import VideoPredictionModel
 from hilam.data.dataset import DemoDataset
 from hilam.methods import Method
-from hilam.train import brief, train
+from hilam.train import brief, finished, train
 
 
 def tail_mean(losses: list[float], frac: float = 0.1) -> float | None:
@@ -90,7 +90,8 @@ class Human2RobotMethod(Method):
             self.vpm.eval()
             torch.manual_seed(seed + 1)  # the decoder's init does not depend on whether the VPM phase resumed
             features = VPMFeatures(self.vpm, ddpm, v, cfg.decoder)
-            if cfg.decoder.cache_features:
+            # the cache only feeds decoder training: a finished run (an evaluation resumed) skips it
+            if cfg.decoder.cache_features and not finished(out / "decoder", cfg.decoder_train.steps):
                 clips = CachedFeatures(clips, features, cfg.decoder.cache_batch, seed)
         elif cfg.features == "video":
             torch.manual_seed(seed + 1)
@@ -105,6 +106,7 @@ class Human2RobotMethod(Method):
         self.stats = {"episodes": len(self.episodes), "feature_tokens": features.n_tokens,
                       "episodes_paired_with_themselves": len(self.episodes.alone),
                       "retrieval_leave_one_out_same_task": self.index.leave_one_out_accuracy(),
+                      # None: no cache (no VPM, or this process resumed a finished decoder run)
                       "feature_cache_mb": clips.nbytes() / 1e6 if isinstance(clips, CachedFeatures) else None}
         return brief(s) | {"first_loss": s["losses"][0] if s["losses"] else None,
                            "last10pct_loss": tail_mean(s["losses"]),
