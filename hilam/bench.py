@@ -4,6 +4,7 @@ training resumes from its last checkpoint. Under `accelerate launch` the same co
 rank (data parallel) and spreads its evaluation episodes over the ranks; rank 0 writes the cell."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
@@ -85,6 +86,9 @@ def run_cell(cell: CellConfig) -> dict:
     profile = get_profile(cell.profile)
     # one process, or one rank of `accelerate launch` (training and episodes shared); cpu as in the trainer
     procs = PartialState(cpu=not torch.cuda.is_available())
+    if procs.num_processes > 1:
+        atexit.unregister(_close_ranks)  # registered once per process, however many cells it runs
+        atexit.register(_close_ranks)
     t_prep = time.perf_counter()
     with procs.local_main_process_first():  # one process per node makes the demos and corpus, the rest reuse them
         data, method, run_dir, data_origin = prepare_cell(cell)
@@ -122,6 +126,13 @@ def run_cell(cell: CellConfig) -> dict:
     if procs.is_main_process:
         write_json(out, result)
     return result
+
+
+def _close_ranks() -> None:
+    """Destroy the process group before interpreter teardown, as torch.distributed asks (suspected cause of one
+    rank-0 SIGABRT at exit, 'terminate called without an active exception', under 3x CPU oversubscription)."""
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def table(rows: list[dict]) -> str:
