@@ -4,14 +4,17 @@
 
 Cells of the same (suite, method, fraction, profile) are pooled over seeds: the rate is successes /
 episodes over all seeds, the interval a Wilson 95% interval on the pooled episodes, and the seed
-spread is shown as well. The papers' numbers sit in their own labelled columns. Output is
-deterministic: the same cells give byte-identical files.
+spread is shown as well. The papers' numbers sit in their own labelled columns. Comparisons come in two
+kinds: every method against flat BAKU, pooled (the issue's question, e.g. HiLAM - BAKU at 10%), and every pair
+of cells trained on identical demos (`data.fingerprint`), where only method and seed differ; both with a
+two-sided Fisher's exact p. Output is deterministic: the same cells give byte-identical files.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import io
+import itertools
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import fisher_exact
 
 from benchmarks.paper_numbers import SOURCE, paper_rate
 from hilam.evaluate import wilson_interval
@@ -153,6 +157,54 @@ def tables(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
     return names
 
 
+def fisher_p(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Two-sided Fisher's exact p for two (successes, episodes) counts."""
+    return float(fisher_exact([[a[0], a[1] - a[0]], [b[0], b[1] - b[0]]])[1])
+
+
+def comparison_row(a: tuple[int, int], b: tuple[int, int]) -> list[str]:
+    """Both rates, their difference in points and Fisher's p."""
+    pct = lambda x: 100 * x[0] / max(x[1], 1)  # noqa: E731
+    return [f"{pct(a):.1f} ({a[0]}/{a[1]})", f"{pct(b):.1f} ({b[0]}/{b[1]})", f"{pct(a) - pct(b):+.1f}",
+            f"{fisher_p(a, b):.2g}"]
+
+
+def comparisons(cells: list[dict], pooled: dict[tuple, Pooled], out: Path) -> list[str]:
+    """Every method against flat BAKU (pooled over seeds and demo sets) and every pair of cells on identical demos."""
+    out.mkdir(parents=True, exist_ok=True)
+    head = ["A", "B", "A - B (points)", "Fisher p"]
+    names = []
+    for profile in sorted({k[3] for k in pooled}):
+        rows = [[s, f"{100 * f:g}%", m, "baku", ", ".join(p.demos),
+                 *comparison_row((p.successes, p.episodes), (b.successes, b.episodes))]
+                for (s, m, f, pr), p in sorted(pooled.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))
+                if pr == profile and m != "baku" and (b := pooled.get((s, "baku", f, pr)))]
+        if rows:
+            write_table(out, f"vs_baku_{profile}", f"Each method against flat BAKU, profile {profile}",
+                        ["suite", "demos", "method A", "method B", "A's demo sets", *head], rows,
+                        "Pooled over seeds (and over demo sets where cells differ: see the fractions tables). "
+                        "Success % (successes/episodes); two-sided Fisher's exact p.")
+            names.append(f"vs_baku_{profile}")
+        groups: dict[tuple, list[dict]] = defaultdict(list)
+        for c in cells:
+            fp = c.get("data", {}).get("fingerprint")
+            if c["profile"] == profile and fp:
+                groups[(c["suite"], float(c["frac"]), fp)].append(c)
+        count = lambda c: (round(c["success_rate"] * c["episodes"]), c["episodes"])  # noqa: E731
+        rows = [[s, f"{100 * f:g}%", fp, f"{a['method']} s{a['seed']}", f"{b['method']} s{b['seed']}",
+                 *comparison_row(count(a), count(b))]
+                for (s, f, fp), cs in sorted(groups.items())
+                for a, b in itertools.combinations(sorted(cs, key=lambda c: (c["method"], c["seed"])), 2)]
+        if rows:
+            write_table(out, f"paired_{profile}", f"Cells on identical demos, profile {profile}",
+                        ["suite", "demos", "demo set", "cell A", "cell B", *head], rows,
+                        "Pairs of cells whose `data.fingerprint` is the same: only method and seed differ. "
+                        "Success % (successes/episodes); two-sided Fisher's exact p. Cells that predate "
+                        "fingerprints are left out.")
+            names.append(f"paired_{profile}")
+    return names
+
+
 def demo_sets(cells: dict[tuple, Pooled]) -> str:
     """A note naming which cells of a fraction trained on which demos, where they did not all share one set."""
     lines = []
@@ -212,11 +264,12 @@ def main() -> None:
     ap.add_argument("--runs", default="results/runs")
     ap.add_argument("--out", default="results/tables")
     a = ap.parse_args()
-    pooled = pool(load_cells(Path(a.runs)))
+    cells = load_cells(Path(a.runs))
+    pooled = pool(cells)
     if not pooled:
         raise SystemExit(f"{a.runs}: no results cells yet; run `make bench` first")
     out = Path(a.out)
-    names = tables(pooled, out) + plots(pooled, out)
+    names = tables(pooled, out) + comparisons(cells, pooled, out) + plots(pooled, out)
     print(f"{len(names)} tables and plots from {sum(len(p.seeds) for p in pooled.values())} cells -> {out}")
 
 

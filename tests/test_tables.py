@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.tables import load_cells, main, pool, tables
+from benchmarks.tables import comparisons, load_cells, main, pool, tables
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -79,3 +79,19 @@ def test_a_broken_cell_is_named(tmp_path: Path):
     bad.write_text("{not json")
     with pytest.raises(SystemExit, match="frac0.1-seed0-cpu.json"):
         load_cells(tmp_path / "runs")
+
+
+def test_comparisons_pair_only_identical_demos_and_test_against_baku(tmp_path: Path):
+    root = tmp_path / "runs"
+    write_cell(root, "libero_10", "baku", 1.0, 0, 0.00, demos="old")
+    write_cell(root, "libero_10", "baku", 1.0, 1, 0.07, demos="new")
+    write_cell(root, "libero_10", "hilam", 1.0, 1, 0.20, demos="new")
+    write_cell(root, "libero_10", "hilam", 1.0, 0, 0.00)  # no fingerprint: pooled, never paired
+    cells = load_cells(root)
+    names = comparisons(cells, pool(cells), tmp_path / "t")
+    assert names == ["vs_baku_cpu", "paired_cpu"]
+    paired = (tmp_path / "t" / "paired_cpu.csv").read_text().splitlines()[1:]
+    assert paired == ["libero_10,100%,new,baku s1,hilam s1,7.0 (7/100),20.0 (20/100),-13.0,0.012"]
+    vs = (tmp_path / "t" / "vs_baku_cpu.csv").read_text().splitlines()[1:]
+    # pooled: hilam 20/200 against baku 7/200
+    assert vs == ["libero_10,100%,hilam,baku,\"new, unrecorded\",10.0 (20/200),3.5 (7/200),+6.5,0.015"]
