@@ -72,6 +72,9 @@ PROFILES: dict[str, Profile] = {
     # the cpu models with 4x the policy training steps (constant lr, so its first 15k steps are the cpu run's):
     # tests whether the fixed budget, ~4 passes over all libero_10 demos, is what holds the 100% cells back
     "cpu_long": replace(_CPU, name="cpu_long", train=replace(_CPU.train, steps=60_000)),
+    # the cpu models trained on randomly shifted images (+-4 px at 64 px, DrQ's ratio); BAKU itself trains without:
+    # tests whether overfitting the few demos (training loss 2-3x below held-out) is what the small models lose to
+    "cpu_aug": replace(_CPU, name="cpu_aug", baku=replace(_CPU.baku, shift_pad=4)),
     # tests: tiny everything
     "smoke": Profile("smoke", image_size=32, eval_episodes_per_task=1,
                      train=TrainConfig(steps=30, batch_size=8, lr=1e-3, log_every=10, ckpt_every=15),

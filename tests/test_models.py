@@ -1,9 +1,12 @@
 """BAKU's blocks: shapes, gradient flow, FiLM conditioning on language, temporal ensembling math."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
+from hilam.models.augment import random_shift
 from hilam.models.baku import Baku, BakuConfig
 from hilam.models.film_resnet import EncoderConfig
 from hilam.models.gpt import GPTConfig
@@ -100,3 +103,25 @@ def test_baku_l1_changes_only_the_loss_and_leaves_the_profile_unchanged():
     l1 = BakuL1(profile, ["a task"]).profile.baku
     assert l1 == replace(profile.baku, head=replace(profile.baku.head, loss="l1"))
     assert BakuMethod(profile, ["a task"]).profile.baku.head.loss == "mse" == profile.baku.head.loss
+
+
+def test_random_shift_moves_whole_images_by_at_most_pad_and_only_while_training():
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 16, 16)
+    y = random_shift(x, 2)
+    assert y.shape == x.shape
+    # every sample is its image moved by one offset in [-2, 2]^2 (interior pixels compare exactly)
+    offsets = []
+    for a, b in zip(x, y):
+        hits = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                if torch.equal(b[:, 2:-2, 2:-2], a[:, 2 + dy:14 + dy, 2 + dx:14 + dx])]
+        assert len(hits) == 1
+        offsets.append(hits[0])
+    assert len(set(offsets)) > 10  # offsets differ between samples
+    m = Baku(replace(tiny().cfg, shift_pad=2))
+    images, proprio, lang = batch()
+    m.eval()
+    assert torch.equal(m(images, proprio, lang), m(images, proprio, lang))  # evaluation sees the true images
+    m.train()
+    m.trunk.eval()  # no dropout: only the augmentation can make two calls differ
+    assert not torch.allclose(m(images, proprio, lang), m(images, proprio, lang))

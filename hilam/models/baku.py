@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
+from hilam.models.augment import random_shift
 from hilam.models.film_resnet import EncoderConfig, FiLMResNetEncoder
 from hilam.models.gpt import GPT, GPTConfig
 from hilam.models.heads import DeterministicHead, HeadConfig
@@ -25,6 +26,7 @@ class BakuConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     gpt: GPTConfig = field(default_factory=GPTConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
+    shift_pad: int = 0  # random-shift augmentation of every camera while training, in pixels (0 = off, as BAKU)
 
 
 def mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
@@ -52,7 +54,8 @@ class Baku(nn.Module):
         `images` or `proprio=None` gets a learned stand-in token, so the token layout never changes."""
         l = self.lang(lang)
         slot = lambda i: self.absent[i].expand(len(l), -1)  # noqa: E731
-        cams = [self.image(images[k], l) if k in images else slot(i) for i, k in enumerate(self.cfg.cameras)]
+        view = lambda x: random_shift(x, self.cfg.shift_pad) if self.training and self.cfg.shift_pad else x  # noqa: E731
+        cams = [self.image(view(images[k]), l) if k in images else slot(i) for i, k in enumerate(self.cfg.cameras)]
         prop = self.proprio(proprio) if proprio is not None else slot(len(self.cfg.cameras))
         return torch.stack([l, *cams, prop], dim=1)
 
