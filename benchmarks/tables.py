@@ -72,6 +72,15 @@ def load_cells(runs: Path) -> list[dict]:
     return cells
 
 
+def successes(cell: dict) -> int:
+    return round(cell["success_rate"] * cell["episodes"])
+
+
+def fingerprint(cell: dict) -> str | None:
+    """The hash of the demos a cell trained on; None for cells made before it was recorded."""
+    return cell.get("data", {}).get("fingerprint")
+
+
 def pool(cells: list[dict]) -> dict[tuple, Pooled]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for c in cells:
@@ -79,10 +88,10 @@ def pool(cells: list[dict]) -> dict[tuple, Pooled]:
     out = {}
     for key, cs in sorted(groups.items()):
         cs = sorted(cs, key=lambda c: c["seed"])
-        succ = sum(round(c["success_rate"] * c["episodes"]) for c in cs)
+        succ = sum(successes(c) for c in cs)
         tasks = sorted({t for c in cs for t in c["per_task"]})
         per_task = {t: float(np.mean([c["per_task"][t] for c in cs if t in c["per_task"]])) for t in tasks}
-        demos = sorted({c.get("data", {}).get("fingerprint", "unrecorded") for c in cs})
+        demos = sorted({fingerprint(c) or "unrecorded" for c in cs})
         out[key] = Pooled(*key, [c["seed"] for c in cs], succ, sum(c["episodes"] for c in cs),
                           [c["success_rate"] for c in cs], per_task, demos)
     return out
@@ -187,12 +196,10 @@ def comparisons(cells: list[dict], pooled: dict[tuple, Pooled], out: Path) -> li
             names.append(f"vs_baku_{profile}")
         groups: dict[tuple, list[dict]] = defaultdict(list)
         for c in cells:
-            fp = c.get("data", {}).get("fingerprint")
-            if c["profile"] == profile and fp:
+            if c["profile"] == profile and (fp := fingerprint(c)):
                 groups[(c["suite"], float(c["frac"]), fp)].append(c)
-        count = lambda c: (round(c["success_rate"] * c["episodes"]), c["episodes"])  # noqa: E731
         rows = [[s, f"{100 * f:g}%", fp, f"{a['method']} s{a['seed']}", f"{b['method']} s{b['seed']}",
-                 *comparison_row(count(a), count(b))]
+                 *comparison_row((successes(a), a["episodes"]), (successes(b), b["episodes"]))]
                 for (s, f, fp), cs in sorted(groups.items())
                 for a, b in itertools.combinations(sorted(cs, key=lambda c: (c["method"], c["seed"])), 2)]
         if rows:
