@@ -24,7 +24,7 @@ from hilam.data.video import VideoCorpusConfig, corpus_fingerprint, load_corpus
 from hilam.envs.cpu_math import math_in_use, pinned_math_env
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import official_init_states, resolve_suite, task_spec
-from hilam.evaluate import EvalConfig, Episode, episode_seed, evaluate, wilson_interval
+from hilam.evaluate import EvalConfig, Episode, episode_seed, evaluate, run_order, wilson_interval
 from hilam.expert_report import expert_report
 from hilam.scripted_policies import ConstantPolicy, ReplayPolicy
 
@@ -176,6 +176,18 @@ def test_evaluator_replays_expert_to_success_and_survives_env_errors(tmp_path):
                                                            workers=2, max_steps=5))
     assert bad["episodes"] == 2 and bad["success_rate"] == 0.0
     assert all(e.split(": ", 1)[1].startswith("env error") for e in bad["errors"])
+
+
+def test_run_order_covers_every_task_evenly_when_cut_short():
+    tasks = [task_spec("libero_object", t) for t in (0, 1, 2)]
+    eps = [Episode(t, i, None) for t in tasks for i in range(4)]
+    first_half = [(e.task.task_id, e.index) for e in run_order(eps, rounds=2)[:6]]
+    assert first_half == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
+    assert run_order(eps, rounds=1) == eps  # task after task
+    # resumed: task 0 finished its first round, so its remaining two episodes split over the two new rounds
+    left = [e for e in eps if not (e.task.task_id == 0 and e.index < 2)]
+    assert [(e.task.task_id, e.index) for e in run_order(left, rounds=2)[:5]] == [(0, 2), (1, 0), (1, 1), (2, 0),
+                                                                                    (2, 1)]
 
 
 def test_wilson_interval_known_values():
