@@ -55,6 +55,19 @@ def evaluate_cmd(cfg: Annotated[EvalConfig, tyro.conf.arg(name="")], policy: Ann
         write_json(out, r)
 
 
+def journal_cmd(path: Annotated[str, tyro.conf.Positional]) -> None:
+    """Interim result of an evaluation from its journal (`runs/<suite>/<method>/<cell>/eval_journal.jsonl`):
+    successes per task and overall with a Wilson interval, over the episodes finished so far."""
+    from hilam.evaluate import journal_summary
+
+    r = journal_summary(path)
+    for name, t in r["per_task"].items():
+        print(f"task {t['task_id']:>2} {t['successes']:>3}/{t['episodes']:<3} {name}")
+    lo, hi = r["ci95"]
+    print(f"{r['suite']}: {r['successes']}/{r['episodes']} of {r['planned']} planned episodes = "
+          f"{r['success_rate']:.1%} [{lo:.0%}, {hi:.0%}], {r['seconds'] / 60:.0f} min so far")
+
+
 def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", seeds: str = "0",
               profile: str = "cpu", workers: int = 0, data: str = "data/demos", video: str = "data/video",
               keep_every: int = 0, force: bool = False) -> None:
@@ -74,6 +87,7 @@ def main() -> None:
         "video": video_cmd,
         "expert-report": expert_report_cmd,
         "evaluate": evaluate_cmd,
+        "journal": journal_cmd,
         "bench": bench_cmd,
     })
 

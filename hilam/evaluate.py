@@ -110,7 +110,9 @@ def run_order(episodes: list[Episode], rounds: int) -> list[Episode]:
 
 
 def _identity(header: dict) -> dict:
-    return header | {"protocol": {k: v for k, v in header["protocol"].items() if k != "episodes_per_task"}}
+    """What must match for a journal's episodes to be reused: not which tasks or how many episodes each."""
+    return {k: v for k, v in header.items() if k != "tasks"} | {
+        "protocol": {k: v for k, v in header["protocol"].items() if k != "episodes_per_task"}}
 
 
 def episode_seed(cfg: EvalConfig, ep: Episode) -> int:
@@ -122,12 +124,13 @@ def episode_seed(cfg: EvalConfig, ep: Episode) -> int:
 class Journal:
     """Finished episodes, one JSON line each, appended and flushed as they end, so an interrupted evaluation
     resumes where it stopped. The first line holds the protocol and seed; a journal of another one is refused.
-    The number of episodes per task is not part of that identity: an episode's outcome does not depend on it, so
-    an evaluation of more (or fewer) episodes per task reuses the ones already run."""
+    The tasks and the number of episodes per task are not part of that identity: an episode's outcome does not
+    depend on them, so an evaluation of more (or fewer) episodes reuses the ones already run."""
 
     def __init__(self, path: str, cfg: EvalConfig):
         self.path = Path(path) if path else None
-        self.header = {"protocol": cfg.protocol(), "seed": cfg.seed, "suite": resolve_suite(cfg.suite).name}
+        self.header = {"protocol": cfg.protocol(), "seed": cfg.seed, "suite": resolve_suite(cfg.suite).name,
+                       "tasks": list(cfg.tasks)}
         self.done: dict[tuple[int, int], dict] = {}
         self.seconds = 0.0  # evaluation time spent by earlier runs
         if self.path is None:
@@ -164,6 +167,26 @@ class Journal:
             f.write(json.dumps(line) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+
+def journal_summary(path: str) -> dict:
+    """The summary (as `evaluate` returns it) of the episodes a journal holds so far: the interim result of an
+    evaluation still running or cut short, with the episodes its first run planned (`planned`) beside them."""
+    lines = Path(path).read_text().splitlines()
+    if not lines:
+        raise ValueError(f"{path}: empty file, not an evaluation journal")
+    header = json.loads(lines[0])
+    if not {"protocol", "seed", "suite"} <= header.keys():
+        raise ValueError(f"{path}: first line is not an evaluation journal's header: {lines[0][:200]}")
+    p = header["protocol"]
+    cfg = EvalConfig(suite=header["suite"], episodes_per_task=p["episodes_per_task"], init_states=p["init_states"],
+                     max_steps=p["max_steps"], image_size=p["image_size"], seed=header["seed"], journal=path,
+                     tasks=tuple(header.get("tasks", ())))
+    journal = Journal(path, cfg)
+    planned = plan_episodes(cfg)
+    _, finished = journal.restore(planned)
+    out = summarize(finished, cfg, journal.seconds, sum(e.steps for e in finished), workers=0)
+    return out | {"planned": len(planned)}
 
 
 def _write_video(path: Path, frames: list[np.ndarray]) -> None:

@@ -24,7 +24,15 @@ from hilam.data.video import VideoCorpusConfig, corpus_fingerprint, load_corpus
 from hilam.envs.cpu_math import math_in_use, pinned_math_env
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import official_init_states, resolve_suite, task_spec
-from hilam.evaluate import EvalConfig, Episode, episode_seed, evaluate, run_order, wilson_interval
+from hilam.evaluate import (
+    EvalConfig,
+    Episode,
+    episode_seed,
+    evaluate,
+    journal_summary,
+    run_order,
+    wilson_interval,
+)
 from hilam.expert_report import expert_report
 from hilam.scripted_policies import ConstantPolicy, ReplayPolicy
 
@@ -245,6 +253,9 @@ def test_interrupted_evaluation_resumes_from_its_journal(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         evaluate(Crash(), cfg)
     assert len(journal.read_text().splitlines()) == 2  # header + the one finished episode
+    interim = journal_summary(str(journal))  # what `hilam journal` prints from
+    assert (interim["episodes"], interim["planned"], interim["successes"]) == (1, 3, 0)
+    assert interim["env_steps"] == 4 and interim["per_task"][task_spec("libero_object", 3).name]["episodes"] == 1
     r = evaluate(ConstantPolicy(), cfg)
     assert r["episodes"] == 3 and r["resumed_episodes"] == 1 and r["env_steps"] == 12
     again = evaluate(ConstantPolicy(), cfg)  # nothing left to run
@@ -253,6 +264,10 @@ def test_interrupted_evaluation_resumes_from_its_journal(tmp_path):
     assert fewer["episodes"] == 2 and fewer["resumed_episodes"] == 2
     with pytest.raises(ValueError, match="journal of another evaluation"):
         evaluate(ConstantPolicy(), EvalConfig(**{**cfg.__dict__, "max_steps": 5}))
+    other = tmp_path / "cell.json"
+    other.write_text('{"eval": {}}\n')
+    with pytest.raises(ValueError, match="cell.json: first line is not an evaluation journal"):
+        journal_summary(str(other))
 
 
 def test_rendered_corpus_grows_when_more_episodes_per_task_are_asked_for(tmp_path):
