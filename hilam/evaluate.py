@@ -135,16 +135,20 @@ class Journal:
         self.seconds = 0.0  # evaluation time spent by earlier runs
         if self.path is None:
             return
-        if self.path.exists():
-            lines = [json.loads(x) for x in self.path.read_text().splitlines() if x.strip()]
-            if lines and _identity(lines[0]) != _identity(self.header):
-                raise ValueError(f"{self.path}: journal of another evaluation ({lines[0]}); delete it to start over")
-            for r in lines[1:]:
-                self.done[(r["task_id"], r["index"])] = r
-                self.seconds = max(self.seconds, r["elapsed"])
+        if self.path.exists() and self.path.stat().st_size:  # an empty file (cut at creation) starts over
+            header, records = read_journal(self.path)
+            if _identity(header) != _identity(self.header):
+                raise ValueError(f"{self.path}: journal of another evaluation ({header}); delete it to start over")
+            self.add(records)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(self.header) + "\n")
+
+    def add(self, records: list[dict]) -> None:
+        """Take finished episodes' records (as a journal file holds them) as done."""
+        for r in records:
+            self.done[(r["task_id"], r["index"])] = r
+            self.seconds = max(self.seconds, r["elapsed"])
 
     def restore(self, episodes: list[Episode]) -> tuple[list[Episode], list[Episode]]:
         """(episodes still to run, episodes already finished with their recorded outcome)."""
@@ -169,20 +173,28 @@ class Journal:
             os.fsync(f.fileno())
 
 
+def read_journal(path: str | Path) -> tuple[dict, list[dict]]:
+    """(header, finished episodes' records) of a journal file; a file that is not one is refused, naming it."""
+    lines = [x for x in Path(path).read_text().splitlines() if x.strip()]
+    try:
+        header = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or not {"protocol", "seed", "suite"} <= header.keys():
+        raise ValueError(f"{path}: first line is not an evaluation journal's header: {(lines or [''])[0][:200]!r}")
+    return header, [json.loads(x) for x in lines[1:]]
+
+
 def journal_summary(path: str) -> dict:
     """The summary (as `evaluate` returns it) of the episodes a journal holds so far: the interim result of an
     evaluation still running or cut short, with the episodes its first run planned (`planned`) beside them."""
-    lines = Path(path).read_text().splitlines()
-    if not lines:
-        raise ValueError(f"{path}: empty file, not an evaluation journal")
-    header = json.loads(lines[0])
-    if not {"protocol", "seed", "suite"} <= header.keys():
-        raise ValueError(f"{path}: first line is not an evaluation journal's header: {lines[0][:200]}")
+    header, records = read_journal(path)
     p = header["protocol"]
     cfg = EvalConfig(suite=header["suite"], episodes_per_task=p["episodes_per_task"], init_states=p["init_states"],
-                     max_steps=p["max_steps"], image_size=p["image_size"], seed=header["seed"], journal=path,
+                     max_steps=p["max_steps"], image_size=p["image_size"], seed=header["seed"],
                      tasks=tuple(header.get("tasks", ())))
-    journal = Journal(path, cfg)
+    journal = Journal("", cfg)  # in memory: the records read above, nothing written
+    journal.add(records)
     planned = plan_episodes(cfg)
     _, finished = journal.restore(planned)
     out = summarize(finished, cfg, journal.seconds, sum(e.steps for e in finished), workers=0)

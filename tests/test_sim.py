@@ -268,6 +268,9 @@ def test_interrupted_evaluation_resumes_from_its_journal(tmp_path):
     other.write_text('{"eval": {}}\n')
     with pytest.raises(ValueError, match="cell.json: first line is not an evaluation journal"):
         journal_summary(str(other))
+    other.write_text("episode log\n")
+    with pytest.raises(ValueError, match="cell.json: first line is not an evaluation journal"):
+        journal_summary(str(other))
 
 
 def test_rendered_corpus_grows_when_more_episodes_per_task_are_asked_for(tmp_path):
