@@ -28,6 +28,8 @@ from benchmarks.paper_numbers import SOURCE, paper_rate
 from hilam.evaluate import wilson_interval
 from hilam.methods import method_names
 
+BASE_PROFILE = "cpu"  # the profile every variant is compared against
+
 
 @cache  # the registry is read once per method name, not once per table cell
 def family(method: str) -> str | None:
@@ -209,6 +211,18 @@ def comparisons(cells: list[dict], pooled: dict[tuple, Pooled], out: Path) -> li
                         "Success % (successes/episodes); two-sided Fisher's exact p. Cells that predate "
                         "fingerprints are left out.")
             names.append(f"paired_{profile}")
+    # profile variants (cpu_aug, cpu_long, paper...) against the base profile, same suite, method and fraction
+    rows = [[s, f"{100 * f:g}%", m, pr, BASE_PROFILE, ", ".join(p.demos),
+             *comparison_row((p.successes, p.episodes), (b.successes, b.episodes))]
+            for (s, m, f, pr), p in sorted(pooled.items())
+            if pr != BASE_PROFILE and (b := pooled.get((s, m, f, BASE_PROFILE)))]
+    if rows:
+        write_table(out, f"vs_{BASE_PROFILE}_profile", f"Each profile against the {BASE_PROFILE} profile",
+                    ["suite", "demos", "method", "profile A", "profile B", "A's demo sets", *head], rows,
+                    "Same suite, method and fraction, pooled over seeds; only the profile (sizes, steps, "
+                    "augmentation: hilam/profiles.py) differs, and the demo sets where the fingerprints say so. "
+                    "Success % (successes/episodes); two-sided Fisher's exact p.")
+        names.append(f"vs_{BASE_PROFILE}_profile")
     return names
 
 

@@ -12,13 +12,13 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 def write_cell(root: Path, suite: str, method: str, frac: float, seed: int, rate: float, episodes: int = 100,
-               demos: str | None = None) -> None:
+               demos: str | None = None, profile: str = "cpu") -> None:
     per_task = {"task a": min(1.0, rate + 0.1), "task b": max(0.0, rate - 0.1)}
-    cell = {"suite": suite, "method": method, "frac": frac, "seed": seed, "profile": "cpu", "success_rate": rate,
+    cell = {"suite": suite, "method": method, "frac": frac, "seed": seed, "profile": profile, "success_rate": rate,
             "episodes": episodes, "ci95": [0, 1], "per_task": per_task}
     if demos:
         cell["data"] = {"fingerprint": demos}
-    path = root / suite / method / f"frac{frac:g}-seed{seed}-cpu.json"
+    path = root / suite / method / f"frac{frac:g}-seed{seed}-{profile}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(cell))
 
@@ -95,3 +95,15 @@ def test_comparisons_pair_only_identical_demos_and_test_against_baku(tmp_path: P
     vs = (tmp_path / "t" / "vs_baku_cpu.csv").read_text().splitlines()[1:]
     # pooled: hilam 20/200 against baku 7/200
     assert vs == ["libero_10,100%,hilam,baku,\"new, unrecorded\",10.0 (20/200),3.5 (7/200),+6.5,0.015"]
+
+
+def test_profile_variants_are_compared_with_the_cpu_profile(tmp_path: Path):
+    root = tmp_path / "runs"
+    write_cell(root, "libero_object", "baku", 1.0, 0, 0.61, demos="a")
+    write_cell(root, "libero_object", "baku", 1.0, 0, 0.46, demos="b", profile="cpu_aug")
+    write_cell(root, "libero_object", "hilam", 1.0, 0, 0.50, profile="cpu_aug")  # no cpu cell to compare with
+    cells = load_cells(root)
+    names = comparisons(cells, pool(cells), tmp_path / "t")
+    assert "vs_cpu_profile" in names
+    rows = (tmp_path / "t" / "vs_cpu_profile.csv").read_text().splitlines()[1:]
+    assert rows == ["libero_object,100%,baku,cpu_aug,cpu,b,46.0 (46/100),61.0 (61/100),-15.0,0.047"]
