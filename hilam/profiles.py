@@ -76,6 +76,9 @@ PROFILES: dict[str, Profile] = {
     # the cpu models trained on randomly shifted images (+-4 px at 64 px, DrQ's ratio); BAKU itself trains without:
     # tests whether overfitting the few demos (training loss 2-3x below held-out) is what the small models lose to
     "cpu_aug": replace(_CPU, name="cpu_aug", baku=replace(_CPU.baku, shift_pad=4)),
+    # the cpu run with the same 15k steps but a cosine learning-rate decay (500 warm-up steps) instead of BAKU's
+    # constant rate: tests whether the budget is spent better annealed than doubled (cpu_long's 2x steps)
+    "cpu_cosine": replace(_CPU, name="cpu_cosine", train=replace(_CPU.train, schedule="cosine", warmup_steps=500)),
     # tests: tiny everything
     "smoke": Profile("smoke", image_size=32, eval_episodes_per_task=1,
                      train=TrainConfig(steps=30, batch_size=8, lr=1e-3, log_every=10, ckpt_every=15),

@@ -37,14 +37,20 @@ class SharedStagesConfig:
 
 def keyed_fields(obj):
     """A config as plain data for keys: asdict without the fields marked `metadata={"hash": False}`
-    (bookkeeping such as time-based checkpointing, which does not change what is trained)."""
+    (bookkeeping such as time-based checkpointing, which does not change what is trained) and without those marked
+    `"unless_default"` while they hold their default (fields added later, so that earlier keys stay valid)."""
     if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: keyed_fields(getattr(obj, f.name)) for f in fields(obj) if f.metadata.get("hash", True)}
+        return {f.name: keyed_fields(getattr(obj, f.name)) for f in fields(obj) if _keyed(f, getattr(obj, f.name))}
     if isinstance(obj, (list, tuple)):
         return [keyed_fields(x) for x in obj]
     if isinstance(obj, dict):
         return {k: keyed_fields(v) for k, v in obj.items()}
     return obj
+
+
+def _keyed(f, value) -> bool:
+    mark = f.metadata.get("hash", True)
+    return mark == "unless_default" and value != f.default or mark is True
 
 
 def config_hash(*parts) -> str:

@@ -6,6 +6,7 @@ resumed run continues the exact loss curve of an uninterrupted one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -41,6 +42,26 @@ class TrainConfig:
     # a killed run loses at most that much on a slow machine; bookkeeping only, left out of stage keys
     ckpt_minutes: float = field(default=10.0, metadata={"hash": False})
     mixed_precision: str = "auto"  # "auto": bf16 on a GPU that supports it, else "no"
+    # learning rate over the steps: "constant" (BAKU's) or "cosine" (linear warm-up, then cosine decay to 0 at
+    # `steps`); added after the first stages were trained, so keys carry them only when they are not the default
+    schedule: str = field(default="constant", metadata={"hash": "unless_default"})
+    warmup_steps: int = field(default=0, metadata={"hash": "unless_default"})
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown lr schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of (0-based) step `step`: a pure function of the step, so resume stays exact."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if self.schedule == "cosine":
+            done = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
+        return self.lr
+
+
+SCHEDULES = ("constant", "cosine")
 
 
 LOSSES = "losses.npy"  # per-step training losses up to a checkpoint's step, saved beside its weights
@@ -165,6 +186,8 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
             loss = model(data.batch(idx))
         opt.zero_grad(set_to_none=True)
         accelerator.backward(loss)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr_at(step)
         if cfg.grad_clip:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()

@@ -1,6 +1,7 @@
 """The trainer: the loss falls, and a resumed run continues the exact loss curve."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from hilam.stages import config_hash, keyed_fields
 from hilam.train import TrainConfig, train
 
 
@@ -61,16 +63,33 @@ class Counting(Data):
         return super().batch(idx)
 
 
-def test_resume_continues_the_same_curve(tmp_path):
-    full = train(Regression(), Data(), CFG, tmp_path / "full")["losses"]
-    first = train(Regression(), Data(), CFG, tmp_path / "cut", stop_at=23)["losses"]  # last checkpoint: 23
+@pytest.mark.parametrize("cfg", [CFG, replace(CFG, schedule="cosine", warmup_steps=5)], ids=["constant", "cosine"])
+def test_resume_continues_the_same_curve(tmp_path, cfg):
+    full = train(Regression(), Data(), cfg, tmp_path / "full")["losses"]
+    first = train(Regression(), Data(), cfg, tmp_path / "cut", stop_at=23)["losses"]  # last checkpoint: 23
     counted = Counting()
-    resumed = train(Regression(), counted, CFG, tmp_path / "cut")
+    resumed = train(Regression(), counted, cfg, tmp_path / "cut")
     assert len(first) == 23 and counted.calls == 17
     np.testing.assert_allclose(resumed["losses"], full, rtol=1e-6)  # the first 23 from the checkpoint
-    again = train(Regression(), Data(), CFG, tmp_path / "cut")  # finished: nothing runs, the curve is still known
+    again = train(Regression(), Data(), cfg, tmp_path / "cut")  # finished: nothing runs, the curve is still known
     assert again["losses"] == resumed["losses"] and again["final_loss"] == full[-1]
     assert not any(p.name.startswith(".tmp") for p in (tmp_path / "cut").iterdir())
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    cfg = TrainConfig(steps=110, lr=1.0, schedule="cosine", warmup_steps=10)
+    lrs = [cfg.lr_at(s) for s in range(cfg.steps)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)  # linear warm-up to the peak
+    assert lrs[10] == pytest.approx(1.0) and lrs[60] == pytest.approx(0.5) and 0 < lrs[-1] < 1e-3
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))  # never rises after warm-up
+    assert {TrainConfig(lr=0.3).lr_at(s) for s in (0, 5000, 19_999)} == {0.3}  # constant stays BAKU's
+    with pytest.raises(ValueError, match="unknown lr schedule 'linear'"):
+        TrainConfig(schedule="linear")
+
+
+def test_the_schedule_enters_stage_keys_only_when_it_is_not_the_default():
+    assert "schedule" not in json.dumps(keyed_fields(TrainConfig()))  # keys of stages trained before it existed
+    assert config_hash(TrainConfig()) != config_hash(TrainConfig(schedule="cosine"))
 
 
 def test_a_killed_run_resumes_from_its_last_timed_checkpoint(tmp_path):
