@@ -49,8 +49,9 @@ def keyed_fields(obj):
 
 
 def _keyed(f, value) -> bool:
+    """Whether field `f` holding `value` enters a config's key (see keyed_fields)."""
     mark = f.metadata.get("hash", True)
-    return mark == "unless_default" and value != f.default or mark is True
+    return (mark == "unless_default" and value != f.default) or mark is True
 
 
 def config_hash(*parts) -> str:
