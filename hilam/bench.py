@@ -137,10 +137,10 @@ def _close_ranks() -> None:
 
 def table(rows: list[dict]) -> str:
     """A plain-text table of results cells."""
-    head = f"{'suite':<15}{'method':<18}{'frac':>6}{'seed':>6}{'profile':>9}{'success':>9}  {'95% CI':<15}{'train s':>9}{'eval s':>8}"
+    head = f"{'suite':<15}{'method':<18}{'frac':>6}{'seed':>6}{'profile':>11}{'success':>9}  {'95% CI':<15}{'train s':>9}{'eval s':>8}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['suite']:<15}{r['method']:<18}{r['frac']:>6g}{r['seed']:>6}{r['profile']:>9}"
+        lines.append(f"{r['suite']:<15}{r['method']:<18}{r['frac']:>6g}{r['seed']:>6}{r['profile']:>11}"
                      f"{r['success_rate']:>9.3f}  [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]   "
                      f"{r['train']['seconds']:>9.0f}{r['eval']['seconds']:>8.0f}")
     return "\n".join(lines)
