@@ -136,11 +136,12 @@ def _close_ranks() -> None:
 
 
 def table(rows: list[dict]) -> str:
-    """A plain-text table of results cells."""
-    head = f"{'suite':<15}{'method':<18}{'frac':>6}{'seed':>6}{'profile':>11}{'success':>9}  {'95% CI':<15}{'train s':>9}{'eval s':>8}"
+    """A plain-text table of results cells; the name columns are as wide as their longest entry."""
+    su, me, pr = (max([len(k), *(len(r[k]) for r in rows)]) + 2 for k in ("suite", "method", "profile"))
+    head = f"{'suite':<{su}}{'method':<{me}}{'frac':>6}{'seed':>6}{'profile':>{pr}}{'success':>9}  {'95% CI':<15}{'train s':>9}{'eval s':>8}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['suite']:<15}{r['method']:<18}{r['frac']:>6g}{r['seed']:>6}{r['profile']:>11}"
+        lines.append(f"{r['suite']:<{su}}{r['method']:<{me}}{r['frac']:>6g}{r['seed']:>6}{r['profile']:>{pr}}"
                      f"{r['success_rate']:>9.3f}  [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]   "
                      f"{r['train']['seconds']:>9.0f}{r['eval']['seconds']:>8.0f}")
     return "\n".join(lines)
