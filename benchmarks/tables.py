@@ -4,7 +4,9 @@
 
 Cells of the same (suite, method, fraction, profile) are pooled over seeds: the rate is successes /
 episodes over all seeds, the interval a Wilson 95% interval on the pooled episodes, and the seed
-spread is shown as well. The papers' numbers sit in their own labelled columns. Comparisons come in two
+spread is shown as well. Where cells recorded it, the share of each task's goal predicates that hold at an
+episode's end (a graded measure of progress, pooled over episodes) gets its own table. The papers' numbers sit
+in their own labelled columns. Comparisons come in two
 kinds: every method against flat BAKU, pooled (the issue's question, e.g. HiLAM - BAKU at 10%), and every pair
 of cells trained on identical demos (`data.fingerprint`), where only method and seed differ; both with a
 two-sided Fisher's exact p. Output is deterministic: the same cells give byte-identical files.
@@ -51,6 +53,7 @@ class Pooled:
     seed_rates: list[float]
     per_task: dict[str, float]
     demos: list[str]  # the cells' data fingerprints ("unrecorded" for cells made before they were recorded)
+    goals: dict | None = None  # goal predicates holding (end, peak, start), pooled over the episodes that recorded them
 
     @property
     def rate(self) -> float:
@@ -83,6 +86,15 @@ def fingerprint(cell: dict) -> str | None:
     return cell.get("data", {}).get("fingerprint")
 
 
+def pooled_goals(cells: list[dict]) -> dict | None:
+    """Goal progress of several cells as one: each share weighted by the episodes that recorded it."""
+    known = [c["goal_progress"] for c in cells if c.get("goal_progress")]
+    if not known:
+        return None
+    n = sum(g["episodes"] for g in known)
+    return {k: sum(g[k] * g["episodes"] for g in known) / n for k in ("end", "peak", "start")} | {"episodes": n}
+
+
 def pool(cells: list[dict]) -> dict[tuple, Pooled]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for c in cells:
@@ -95,7 +107,7 @@ def pool(cells: list[dict]) -> dict[tuple, Pooled]:
         per_task = {t: float(np.mean([c["per_task"][t] for c in cs if t in c["per_task"]])) for t in tasks}
         demos = sorted({fingerprint(c) or "unrecorded" for c in cs})
         out[key] = Pooled(*key, [c["seed"] for c in cs], succ, sum(c["episodes"] for c in cs),
-                          [c["success_rate"] for c in cs], per_task, demos)
+                          [c["success_rate"] for c in cs], per_task, demos, pooled_goals(cs))
     return out
 
 
@@ -155,6 +167,18 @@ def tables(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
             write_table(out, f"per_task_{s}_{profile}", f"{s}: per-task success %, profile {profile}", header, rows,
                         "Mean over seeds of each task's success rate.")
             names.append(f"per_task_{s}_{profile}")
+            # goal progress, for the cells that recorded it
+            if with_goals := [k for k in keys if mine[k].goals]:
+                header = ["method", "demos", "success %", "goals held at the end %", "most at once %", "at reset %",
+                          "episodes (goals recorded)"]
+                rows = [[k[1], f"{100 * k[2]:g}%", f"{100 * mine[k].rate:.1f}",
+                         *(f"{100 * mine[k].goals[x]:.1f}" for x in ("end", "peak", "start")),
+                         f"{mine[k].episodes} ({mine[k].goals['episodes']})"] for k in with_goals]
+                write_table(out, f"goals_{s}_{profile}", f"{s}: goal progress, profile {profile}", header, rows,
+                            "Mean share of a task's goal predicates (LIBERO's goal is their conjunction) that hold at "
+                            "an episode's end, the most that held at once during it, and at its reset (what doing "
+                            "nothing scores); pooled over the seeds' episodes that recorded them.")
+                names.append(f"goals_{s}_{profile}")
         # ablations: each variant beside the method it ablates, wherever any variant ran
         abl = [k for k in mine if family(k[1])]
         if abl:

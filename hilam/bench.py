@@ -108,6 +108,7 @@ def run_cell(cell: CellConfig) -> dict:
     result = {
         "suite": suite, "method": cell.method, "frac": cell.frac, "seed": cell.seed, "profile": cell.profile,
         "success_rate": ev["success_rate"], "ci95": ev["ci95"], "episodes": ev["episodes"],
+        "goal_progress": ev["goal_progress"],
         "per_task": {name: t["success_rate"] for name, t in ev["per_task"].items()},
         "protocol": ev["protocol"] | {"tasks": list(cell.tasks) or "all"},
         "train": train,
@@ -136,13 +137,16 @@ def _close_ranks() -> None:
 
 
 def table(rows: list[dict]) -> str:
-    """A plain-text table of results cells; the name columns are as wide as their longest entry."""
+    """A plain-text table of results cells (goals: share of goal predicates holding at the end); the name columns
+    are as wide as their longest entry."""
     su, me, pr = (max([len(k), *(len(r[k]) for r in rows)]) + 2 for k in ("suite", "method", "profile"))
-    head = f"{'suite':<{su}}{'method':<{me}}{'frac':>6}{'seed':>6}{'profile':>{pr}}{'success':>9}  {'95% CI':<15}{'train s':>9}{'eval s':>8}"
+    head = (f"{'suite':<{su}}{'method':<{me}}{'frac':>6}{'seed':>6}{'profile':>{pr}}{'success':>9}  {'95% CI':<15}"
+            f"{'goals':>6}{'train s':>9}{'eval s':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
+        goals = f"{r['goal_progress']['end']:.2f}" if r.get("goal_progress") else "-"  # cells from before it was kept
         lines.append(f"{r['suite']:<{su}}{r['method']:<{me}}{r['frac']:>6g}{r['seed']:>6}{r['profile']:>{pr}}"
-                     f"{r['success_rate']:>9.3f}  [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]   "
+                     f"{r['success_rate']:>9.3f}  [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]   {goals:>6}"
                      f"{r['train']['seconds']:>9.0f}{r['eval']['seconds']:>8.0f}")
     return "\n".join(lines)
 

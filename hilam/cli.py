@@ -62,10 +62,18 @@ def journal_cmd(path: Annotated[str, tyro.conf.Positional]) -> None:
 
     r = journal_summary(path)
     for name, t in r["per_task"].items():
-        print(f"task {t['task_id']:>2} {t['successes']:>3}/{t['episodes']:<3} {name}")
+        print(f"task {t['task_id']:>2} {t['successes']:>3}/{t['episodes']:<3} {_goals(t['goal_progress'])}  {name}")
     lo, hi = r["ci95"]
     print(f"{r['suite']}: {r['successes']}/{r['episodes']} of {r['planned']} planned episodes = "
-          f"{r['success_rate']:.1%} [{lo:.0%}, {hi:.0%}], {r['seconds'] / 60:.0f} min so far")
+          f"{r['success_rate']:.1%} [{lo:.0%}, {hi:.0%}], {r['seconds'] / 60:.0f} min so far; "
+          f"{_goals(r['goal_progress'])}")
+
+
+def _goals(progress: dict | None) -> str:
+    """'goals 45% at the end (peak 60%, reset 0%)': mean share of the goal's predicates holding."""
+    if not progress:
+        return "goals not recorded"
+    return f"goals {progress['end']:.0%} at the end (peak {progress['peak']:.0%}, reset {progress['start']:.0%})"
 
 
 def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", seeds: str = "0",

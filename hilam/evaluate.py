@@ -2,6 +2,8 @@
 
 Default protocol (OpenVLA / LeRobot): one episode per official init state, 50 per task, 10 settle
 steps, the suite's max steps. An env failure ends that episode as a failure with its reason.
+Beside success, each episode records how many of its goal's predicates hold (LIBERO's goal is their
+conjunction): a graded measure of progress that still separates policies when success is near zero.
 """
 from __future__ import annotations
 
@@ -75,6 +77,15 @@ class Episode:
     steps: int = 0
     success: bool = False
     reason: str = ""
+    goals: tuple[int, int, int, int] | None = None  # goal predicates holding (at reset, at the end, most at once), of N
+
+    def saw(self, holding: tuple[bool, ...]) -> None:
+        """Track the goal predicates holding after a reset or a step."""
+        if not holding:
+            return
+        n = sum(holding)
+        start, _, peak, total = self.goals or (n, n, n, len(holding))
+        self.goals = (start, n, max(peak, n), total)
 
 
 def plan_episodes(cfg: EvalConfig) -> list[Episode]:
@@ -159,6 +170,7 @@ class Journal:
                 todo.append(ep)
             else:
                 ep.steps, ep.success, ep.reason = r["steps"], r["success"], r["reason"]
+                ep.goals = tuple(r["goals"]) if r.get("goals") else None  # journals before goals were kept
                 finished.append(ep)
         return todo, finished
 
@@ -166,7 +178,7 @@ class Journal:
         if self.path is None:
             return
         line = {"task_id": ep.task.task_id, "index": ep.index, "steps": ep.steps, "success": ep.success,
-                "reason": ep.reason, "elapsed": self.seconds + elapsed}
+                "reason": ep.reason, "goals": ep.goals, "elapsed": self.seconds + elapsed}
         with open(self.path, "a") as f:
             f.write(json.dumps(line) + "\n")
             f.flush()
@@ -250,6 +262,7 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
                         slots.append(s)
                         continue
                     obs[s] = _tag(r.obs, slot_ep[s])
+                    slot_ep[s].saw(r.goals)
                     policy.reset(s)
                     if cfg.video_dir and slot_ep[s].task.task_id not in filmed:
                         filmed.add(slot_ep[s].task.task_id)
@@ -281,6 +294,7 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
                 ep = slot_ep[s]
                 ep.steps += 1
                 env_steps += 1
+                ep.saw(r.goals)
                 if r.error:
                     finish(s, False, f"env error: {r.error}")
                 elif r.success:
@@ -310,12 +324,12 @@ def _gather(planned: list[Episode], mine: list[Episode], seconds: float, workers
     the workers of all ranks."""
     from accelerate.utils import gather_object
 
-    outcomes = gather_object([(e.task.task_id, e.index, e.steps, e.success, e.reason) for e in mine])
+    outcomes = gather_object([(e.task.task_id, e.index, e.steps, e.success, e.reason, e.goals) for e in mine])
     timing = gather_object([(seconds, workers)])
     by_key = {(e.task.task_id, e.index): e for e in planned}
-    for task_id, index, steps, success, reason in outcomes:
+    for task_id, index, steps, success, reason, goals in outcomes:
         ep = by_key[(task_id, index)]
-        ep.steps, ep.success, ep.reason = steps, success, reason
+        ep.steps, ep.success, ep.reason, ep.goals = steps, success, reason, goals
     done = {(o[0], o[1]) for o in outcomes}
     return ([e for e in planned if (e.task.task_id, e.index) in done], max(t for t, _ in timing),
             sum(w for _, w in timing))
@@ -326,6 +340,17 @@ def _tag(obs: dict, ep: Episode) -> dict:
     obs["task_id"] = ep.task.task_id
     obs["episode"] = ep.index
     return obs
+
+
+def goal_progress(episodes: list[Episode]) -> dict | None:
+    """Mean fraction of the goal's predicates holding at the end of an episode (`end`; 1 for a success), at most
+    at once during it (`peak`), and at its reset (`start`: what doing nothing scores), over the episodes that
+    recorded them; None if none did."""
+    known = [e.goals for e in episodes if e.goals and e.goals[3]]
+    if not known:
+        return None
+    start, end, peak = (float(np.mean([g[i] / g[3] for g in known])) for i in range(3))
+    return {"end": end, "peak": peak, "start": start, "episodes": len(known)}
 
 
 def summarize(episodes: list[Episode], cfg: EvalConfig, seconds: float, env_steps: int, workers: int) -> dict:
@@ -340,9 +365,11 @@ def summarize(episodes: list[Episode], cfg: EvalConfig, seconds: float, env_step
         per_task[name] = {"task_id": eps[0].task.task_id, "successes": len(ok), "episodes": len(eps),
                           "success_rate": len(ok) / len(eps),
                           "mean_success_length": float(np.mean(ok)) if ok else None,
+                          "goal_progress": goal_progress(eps),
                           "failures": dict(Counter(e.reason.split(":")[0] for e in eps if not e.success))}
     errors = [f"{e.task.name}#{e.index}: {e.reason}" for e in episodes if e.reason.startswith(("env", "reset"))]
     return {"suite": resolve_suite(cfg.suite).name, "success_rate": k / max(n, 1), "ci95": wilson_interval(k, n),
-            "episodes": n, "successes": k, "per_task": per_task, "protocol": cfg.protocol(),
+            "episodes": n, "successes": k, "goal_progress": goal_progress(episodes), "per_task": per_task,
+            "protocol": cfg.protocol(),
             "seconds": seconds, "env_steps": env_steps, "env_steps_per_s": env_steps / max(seconds, 1e-9),
             "workers": workers, "errors": errors[:20], "config": asdict(cfg)}

@@ -31,6 +31,9 @@ def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     assert run_cell(cell) == saved
     assert "exists; skipping" in capsys.readouterr().out
     assert "libero_object" in table([r])
+    # libero_object task 3's goal is one predicate, false at reset; the episode's share of it is its outcome
+    assert r["goal_progress"]["episodes"] == 1 and r["goal_progress"]["start"] == 0.0
+    assert r["goal_progress"]["end"] == r["success_rate"]
     # the checkpoint kept halfway loads into the trained method and is another policy than the last one
     data, method, run_dir, _ = prepare_cell(cell)
     assert saved["data"]["fingerprint"] == data.fingerprint()
@@ -86,6 +89,7 @@ def test_a_cell_under_two_processes_trains_together_and_splits_its_episodes(tmp_
     (cell_file,) = (tmp_path / "results").rglob("*.json")
     cell = json.loads(cell_file.read_text())
     assert cell["episodes"] == 3 and cell["eval"]["workers"] == 2 and cell["train"]["steps"] == 30
+    assert cell["goal_progress"]["episodes"] == 3  # gathered from both ranks
     returned = [json.loads((tmp_path / f"returned_rank{r}.json").read_text()) for r in (0, 1)]
     assert returned[0] == returned[1] == {"success_rate": cell["success_rate"], "episodes": 3}
     run_dir = tmp_path / "runs" / "libero_object" / "baku" / cell_file.stem

@@ -178,12 +178,39 @@ def test_evaluator_replays_expert_to_success_and_survives_env_errors(tmp_path):
     assert ok
     r = evaluate(ReplayPolicy({(3, 0): actions}), cfg)
     assert r["success_rate"] == 1.0 and r["per_task"][env.task.name]["mean_success_length"] == len(actions)
+    assert r["goal_progress"] == {"end": 1.0, "peak": 1.0, "start": 0.0, "episodes": 1}
     assert list(tmp_path.glob("*_ok.mp4"))
     # a policy whose actions the env rejects: every episode fails with its reason, the run completes
     bad = evaluate(ConstantPolicy(np.zeros(3)), EvalConfig(suite="libero_object", tasks=(3,), episodes_per_task=2,
                                                            workers=2, max_steps=5))
     assert bad["episodes"] == 2 and bad["success_rate"] == 0.0
     assert all(e.split(": ", 1)[1].startswith("env error") for e in bad["errors"])
+
+
+def test_evaluator_counts_the_goal_predicates_of_a_half_done_task(tmp_path):
+    """libero_10 task 0 asks for two objects in the basket: the expert's actions replayed until just one is
+    in score half the goal, no success; the journal keeps the count and the interim summary reads it back."""
+    task_id = 0
+    init = official_init_states("libero_10", task_id)[0]
+    env = LiberoEnv.for_task("libero_10", task_id, render=False)
+    cfg = EvalConfig(suite="libero_10", tasks=(task_id,), episodes_per_task=1, workers=1,
+                     journal=str(tmp_path / "journal.jsonl"))
+    seed = episode_seed(cfg, Episode(env.task, 0, init))
+    ok, actions = run_expert(env, seed=seed, init_state=init)
+    assert ok
+    env.reset(init_state=init, seed=seed)
+    holding = []
+    for a in actions:
+        env.step(a)
+        holding.append(sum(env.goal_status()))
+    assert holding[0] == 0 and holding[-1] == 2
+    one = [t for t, n in enumerate(holding) if n == 1]  # the first object is in, the second not yet
+    half_done = one[len(one) // 2] + 1  # steps to run: the middle of that stretch
+    r = evaluate(ReplayPolicy({(task_id, 0): actions}), replace(cfg, max_steps=half_done))
+    assert r["success_rate"] == 0.0
+    assert r["goal_progress"] == {"end": 0.5, "peak": 0.5, "start": 0.0, "episodes": 1}
+    assert r["per_task"][env.task.name]["goal_progress"]["end"] == 0.5
+    assert journal_summary(cfg.journal)["goal_progress"] == r["goal_progress"]
 
 
 def test_run_order_covers_every_task_evenly_when_cut_short():

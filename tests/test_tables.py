@@ -53,6 +53,24 @@ def test_seeds_are_pooled_and_papers_stay_in_their_own_columns(runs: Path, tmp_p
     assert rows[1].endswith(",23,45")  # the paper's 10% numbers, beside ours, not in our cells
 
 
+def test_goal_progress_is_pooled_over_the_episodes_that_recorded_it(runs: Path, tmp_path: Path):
+    """Two seeds, one recording 100 episodes at 0.5 and one 50 at 0.2: pooled 0.4; a cell without it is left out."""
+    for seed, end, n in ((0, 0.5, 100), (1, 0.2, 50)):
+        write_cell(runs, "libero_10", "baku", 0.3, seed, 0.1, episodes=n)
+        path = runs / "libero_10" / "baku" / f"frac0.3-seed{seed}-cpu.json"
+        cell = json.loads(path.read_text())
+        path.write_text(json.dumps(cell | {"goal_progress": {"end": end, "peak": end + 0.1, "start": 0.0,
+                                                              "episodes": n}}))
+    pooled = pool(load_cells(runs))
+    g = pooled[("libero_10", "baku", 0.3, "cpu")].goals
+    assert g["end"] == pytest.approx(0.4) and g["peak"] == pytest.approx(0.5) and g["episodes"] == 150
+    assert pooled[("libero_10", "baku", 0.1, "cpu")].goals is None
+    names = tables(pooled, tmp_path / "t")
+    assert "goals_libero_10_cpu" in names and "goals_libero_object_cpu" not in names
+    rows = (tmp_path / "t" / "goals_libero_10_cpu.csv").read_text().splitlines()
+    assert rows[1:] == ["baku,30%,10.0,40.0,50.0,0.0,150 (150)"]
+
+
 def test_make_tables_twice_gives_identical_files(runs: Path, tmp_path: Path, monkeypatch):
     digests = []
     for out in ("a", "b"):

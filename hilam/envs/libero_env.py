@@ -137,6 +137,12 @@ class LiberoEnv:
     def success(self) -> bool:
         return bool(self._env.check_success())
 
+    def goal_status(self) -> list[bool]:
+        """Which predicates of the task's goal hold now (LIBERO's goal is their conjunction: success is all)."""
+        from hilam.keysteps import goal_predicates, holds
+
+        return holds(self, goal_predicates(self))
+
     def get_state(self) -> np.ndarray:
         """The flattened MuJoCo state (LIBERO's `states` row)."""
         return np.asarray(self._env.get_sim_state(), dtype=np.float64).copy()

@@ -25,11 +25,13 @@ def core_share(processes: int) -> int:
 
 @dataclass
 class StepResult:
-    """What a worker answers: an observation and success flag, or the reason it failed."""
+    """What a worker answers: an observation, the success flag and which goal predicates hold, or the reason it
+    failed."""
 
     obs: dict | None
     success: bool = False
     error: str | None = None
+    goals: tuple[bool, ...] = ()
 
 
 def _serve(conn, image_size: int, render: bool, threads: str) -> None:
@@ -53,10 +55,10 @@ def _serve(conn, image_size: int, render: bool, threads: str) -> None:
                         env.close()
                     env, task = LiberoEnv(new_task, render=render, image_size=image_size), new_task
                 obs = env.reset(init_state=init_state, seed=seed)
-                conn.send(StepResult(obs, env.success()))
+                conn.send(StepResult(obs, env.success(), goals=tuple(env.goal_status())))
             elif cmd == "step":
                 obs = env.step(args[0])
-                conn.send(StepResult(obs, env.success()))
+                conn.send(StepResult(obs, env.success(), goals=tuple(env.goal_status())))
             else:
                 conn.send(StepResult(None, error=f"unknown command {cmd!r}"))
         except Exception as e:  # reported to the evaluator; this worker keeps serving
