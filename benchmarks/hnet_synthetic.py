@@ -129,22 +129,26 @@ def main() -> None:
                     help="mean segment length (latent steps) : target ratios of the stages")
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--steps", type=int, default=0, help="training steps (0: the profile's)")
+    ap.add_argument("--noise", type=float, default=SyntheticConfig.noise, help="per-step noise (skill vectors: sd 1)")
     ap.add_argument("--out", default="results/diagnosis/hnet_synthetic.json")
     args = ap.parse_args()
     origin = provenance()
+    command = " ".join(["python -m benchmarks.hnet_synthetic --conditions", *args.conditions,
+                        *([f"--steps {args.steps}"] if args.steps else []),
+                        *([f"--noise {args.noise:g}"] if args.noise != SyntheticConfig.noise else [])])
     runs = []
     for cond in args.conditions:
         length, r = cond.split(":")
-        data = SyntheticConfig(mean_length=int(length))
+        data = SyntheticConfig(mean_length=int(length), noise=args.noise)
         res = run(data, tuple(float(x) for x in r.split(",")), args.profile, args.steps or None)
         runs.append({"data": asdict(data), **res})
         l1, l2 = res["levels"][1], res["levels"][2]
         print(f"segments ~{length:>3} steps, ratios {r:>5}: chunks {l1['mean_chunk_length']:5.1f} / "
               f"{l2['mean_chunk_length']:5.1f} steps, F1@2 {l1['f1'][2]:.2f} / {l2['f1'][2]:.2f} (fixed length "
               f"{l1['fixed_length_f1'][2]:.2f} / {l2['fixed_length_f1'][2]:.2f}), {res['train_seconds']:.0f} s", flush=True)
-    write_json(args.out, {"runs": runs, "profile": args.profile, "steps": args.steps or "profile",
-                          "command": "python -m benchmarks.hnet_synthetic --conditions " + " ".join(args.conditions)
-                          + (f" --steps {args.steps}" if args.steps else ""), **origin})
+        # after every condition, so a long sweep cut short keeps what it finished
+        write_json(args.out, {"runs": runs, "profile": args.profile, "steps": args.steps or "profile",
+                              "command": command, **origin})
 
 
 if __name__ == "__main__":
