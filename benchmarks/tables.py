@@ -6,10 +6,10 @@ Cells of the same (suite, method, fraction, profile) are pooled over seeds: the 
 episodes over all seeds, the interval a Wilson 95% interval on the pooled episodes, and the seed
 spread is shown as well. Where cells recorded it, the share of each task's goal predicates that hold at an
 episode's end (a graded measure of progress, pooled over episodes) gets its own table. The papers' numbers sit
-in their own labelled columns. Comparisons come in two
-kinds: every method against flat BAKU, pooled (the issue's question, e.g. HiLAM - BAKU at 10%), and every pair
-of cells trained on identical demos (`data.fingerprint`), where only method and seed differ; both with a
-two-sided Fisher's exact p. Output is deterministic: the same cells give byte-identical files.
+in their own labelled columns. Comparisons come in two kinds: every method against flat BAKU, pooled (the
+issue's question, e.g. HiLAM - BAKU at 10%), and every pair of cells trained on identical demos
+(`data.fingerprint`), where only method and seed differ; both with a two-sided Fisher's exact p. Output is
+deterministic: the same cells give byte-identical files.
 """
 from __future__ import annotations
 
