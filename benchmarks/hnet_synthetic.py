@@ -6,9 +6,10 @@ Sequences are piecewise: segments of a known mean length, each the noisy, drifti
 "skills", in the latent width of the cpu profile's IDM. The skill model of the cpu profile (same H-Net, crop,
 steps, batch and learning rate) is trained on them with its next-latent L1 and ratio losses (the FDM's
 reconstruction term needs frames, so it is left out: lambda_rec = 0), once per (mean segment length, target
-ratios) condition, and its stage-1 and stage-2 boundaries on held-out sequences are scored against the true
-segment starts, beside a fixed-length chunking of the same mean length. Real libero_10 subtasks last about
-75-125 latent steps (150-250 control steps at the corpus's 10 Hz), the cpu profile's (3, 3) aims at 9.
+ratios) condition, and its stage-1 and stage-2 boundaries on held-out sequences (with skill vectors of their
+own, so the router must detect changes, not recognise trained vectors) are scored against the true segment
+starts, beside a fixed-length chunking of the same mean length. A libero_10 subtask lasts about 60 latent steps
+(~120 control steps; the corpus is labelled every 2nd step), the cpu profile's targets (3, 3) aim at 9.
 """
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from hilam.atomic import write_json
-from hilam.hnet import HNetConfig
 from hilam.keysteps import fixed_boundaries, score
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
@@ -35,7 +35,7 @@ from hilam.train import train
 class SyntheticConfig:
     mean_length: int = 9  # mean segment length, latent steps; lengths uniform in [mean / 2, 3 mean / 2]
     skills: int = 12  # distinct skill vectors
-    sequence_length: int = 384  # latent steps per sequence (libero_10 demos: ~150-250 at 10 Hz)
+    sequence_length: int = 384  # latent steps per sequence (a libero_10 demo: ~110; training crops 192)
     sequences: int = 400  # training sequences; as many again are drawn for scoring
     drift: float = 0.5  # within a segment the vector moves this far (in units of a skill vector's scale)
     noise: float = 0.3  # per-step Gaussian noise
@@ -44,7 +44,7 @@ class SyntheticConfig:
 
 
 def sequences(cfg: SyntheticConfig, rng: np.random.Generator) -> tuple[list[np.ndarray], list[list[int]]]:
-    """(standardised sequences (T, dim), each one's segment starts after t = 0)."""
+    """(standardised sequences (T, dim), each one's segment starts after t = 0); each call draws its own skills."""
     protos = rng.normal(size=(cfg.skills, cfg.dim))
     seqs, starts = [], []
     for _ in range(cfg.sequences):
