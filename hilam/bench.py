@@ -102,6 +102,7 @@ def run_cell(cell: CellConfig) -> dict:
         Path(shard_journal(str(journal), rank, world)).unlink(missing_ok=True)
     workers = cell.workers or core_share(int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     ev = evaluate(method.policy(), EvalConfig(suite=suite, episodes_per_task=profile.eval_episodes_per_task,
+                                              max_steps=profile.eval_max_steps,
                                               tasks=cell.tasks, workers=workers, seed=cell.seed,
                                               journal=str(journal), video_dir=str(run_dir / "videos"),
                                               rank=rank, world=world))

@@ -38,6 +38,7 @@ class Profile:
     name: str
     image_size: int  # policy input size; demos are stored at 128 and area-downsampled at load
     eval_episodes_per_task: int
+    eval_max_steps: int = 0  # 0 = the suite's protocol value (REFERENCE.md section 1); recorded in every cell
     train: TrainConfig = field(default_factory=TrainConfig)
     baku: BakuConfig = field(default_factory=BakuConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
@@ -80,7 +81,8 @@ PROFILES: dict[str, Profile] = {
     # constant rate: tests whether the budget is spent better annealed than doubled (cpu_long's 2x steps)
     "cpu_cosine": replace(_CPU, name="cpu_cosine", train=replace(_CPU.train, schedule="cosine", warmup_steps=500)),
     # tests: tiny everything
-    "smoke": Profile("smoke", image_size=32, eval_episodes_per_task=1,
+    # (episodes cut at 40 steps: an untrained policy would spend the suite's full 280-520 rendered steps failing)
+    "smoke": Profile("smoke", image_size=32, eval_episodes_per_task=1, eval_max_steps=40,
                      train=TrainConfig(steps=30, batch_size=8, lr=1e-3, log_every=10, ckpt_every=15),
                      baku=BakuConfig(image_size=32, repr_dim=32,
                                      encoder=EncoderConfig(widths=(8, 16), groups=4, keypoints=8),

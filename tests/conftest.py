@@ -1,11 +1,15 @@
-"""Shared test set-up: tiny synthetic demos in the official layout (no simulator), torch threads per xdist worker."""
+"""Shared test set-up: tiny synthetic demos in the official layout (no simulator), the scripted expert's demos of
+one libero_object task made once per run (real simulator), torch threads per xdist worker."""
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock
 
 from hilam.data.schema import IMAGE_KEYS, LOW_DIM_KEYS, Demo
 from hilam.envs.workers import core_share
@@ -29,3 +33,28 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def demo_factory():
     return make_demo
+
+
+# what the simulator smoke cells train on: libero_object task 3 (one object into the basket), two expert demos
+OBJECT_DEMOS = {"suite": "object", "tasks": (3,), "demos_per_task": 2, "max_attempts": 4, "frac": 1.0}
+
+
+@pytest.fixture(scope="session")
+def _object_demos_made_once(tmp_path_factory, worker_id) -> Path:
+    """The expert's OBJECT_DEMOS, generated (state pass + render, ~80 s) by the first xdist worker that asks;
+    the others wait on the lock and reuse them. Kept under this run's base temp dir, never across runs."""
+    from hilam.data.generate import GenerateConfig, generate
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base if worker_id == "master" else base.parent) / "object_demos"
+    with FileLock(f"{root}.lock"):
+        if not (root / "done").exists():
+            generate(GenerateConfig(root=str(root), workers=1, **OBJECT_DEMOS))
+            (root / "done").touch()
+    return root
+
+
+@pytest.fixture
+def object_demos(tmp_path, _object_demos_made_once) -> Path:
+    """A private copy (tmp_path/demos) of the run's shared OBJECT_DEMOS: a test may extend or damage it."""
+    return Path(shutil.copytree(_object_demos_made_once, tmp_path / "demos"))

@@ -17,6 +17,7 @@ EVAL_EPISODES = 3  # more than the ranks, so the episode split is uneven
 def main(out: Path) -> None:
     smoke = bench.get_profile
     bench.get_profile = lambda name: replace(smoke(name), eval_episodes_per_task=EVAL_EPISODES)
+    # OUT/demos holds the expert's demos already (tests/conftest.py: object_demos); every rank checks and reuses them
     cell = bench.CellConfig(suite="object", method="baku", frac=1.0, seed=0, profile="smoke", workers=1,
                             data=str(out / "demos"), runs=str(out / "runs"), results=str(out / "results"),
                             tasks=(3,), demos_per_task=2)

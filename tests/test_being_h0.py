@@ -206,7 +206,7 @@ def test_ablations_change_only_their_fields(tiny_demos):
     assert flat.tokenizer.window == base.tokenizer.window and not nopre.pretrain and nopre.tokenizer == base.tokenizer
 
 
-def test_smoke_cell_on_the_simulator(tmp_path, monkeypatch):
+def test_smoke_cell_on_the_simulator(tmp_path, monkeypatch, object_demos):
     """Demos, corpus rendering, trajectory replay, tokenizer, pretraining, post-training and evaluation on the real
     simulator, through the benchmark cell (the method is looked up here without its entry point)."""
     from dataclasses import replace
@@ -223,7 +223,7 @@ def test_smoke_cell_on_the_simulator(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "get_profile", profile_caching_in_tmp)
     monkeypatch.setattr(bench, "get_method", lambda name: {"being_h0": BeingH0Method}[name])
     cell = bench.CellConfig(suite="object", method="being_h0", frac=0.5, seed=0, profile="smoke", workers=1,
-                            data=str(tmp_path / "demos"), video=str(tmp_path / "video"), runs=str(tmp_path / "runs"),
+                            data=str(object_demos), video=str(tmp_path / "video"), runs=str(tmp_path / "runs"),
                             results=str(tmp_path / "results"), tasks=(3,), demos_per_task=2)
     r = bench.run_cell(cell)
     assert r["episodes"] == 1 and 0.0 <= r["success_rate"] <= 1.0

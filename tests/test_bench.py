@@ -21,6 +21,7 @@ def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     assert REQUIRED <= set(r)
     saved = json.loads(cell.path().read_text())
     assert saved["success_rate"] == r["success_rate"] and 0.0 <= r["success_rate"] <= 1.0
+    assert r["protocol"]["max_steps"] == 40  # the smoke profile's cut, recorded
     assert r["episodes"] == 1 and r["train"]["steps"] == 30 and r["data"]["demos_per_task"] == {
         next(iter(r["per_task"])): 1}
     assert r["method_config"]["language_encoder"] == "all-MiniLM-L6-v2"
@@ -44,10 +45,10 @@ def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     assert any(not torch.equal(last[k], v) for k, v in method.objective.state_dict().items())
 
 
-def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path):
+def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path, object_demos):
     """The whole HiLAM pipeline on the real simulator: corpus rendering, IDM/FDM, H-Net skills, pi^h/pi^l."""
     cell = CellConfig(suite="object", method="hilam", frac=0.5, seed=0, profile="smoke", workers=1,
-                      data=str(tmp_path / "demos"), video=str(tmp_path / "video"), runs=str(tmp_path / "runs"),
+                      data=str(object_demos), video=str(tmp_path / "video"), runs=str(tmp_path / "runs"),
                       results=str(tmp_path / "results"), tasks=(3,), demos_per_task=2, keep_every=15)
     r = run_cell(cell)
     assert REQUIRED <= set(r) and r["episodes"] == 1
@@ -71,7 +72,7 @@ def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path):
     assert not np.allclose(pred.finetune_data.skill, pred.demo_skills(data), atol=1e-2)
 
 
-def test_a_cell_under_two_processes_trains_together_and_splits_its_episodes(tmp_path):
+def test_a_cell_under_two_processes_trains_together_and_splits_its_episodes(tmp_path, object_demos):
     """`accelerate launch`/`torchrun` with 2 ranks (gloo on CPU): one set of demos, one data-parallel training,
     the episodes split between the ranks, every rank gets the gathered result, rank 0 alone writes the cell."""
     import socket

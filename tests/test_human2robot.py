@@ -215,15 +215,12 @@ def test_a_finished_decoder_run_resumes_without_rebuilding_the_feature_cache(dat
         assert torch.equal(a, b)
 
 
-def test_smoke_run_on_the_real_simulator(tmp_path):
+def test_smoke_run_on_the_real_simulator(tmp_path, object_demos):
     """Demos from the scripted expert, the Method class trained on them, one evaluated episode."""
-    from hilam.data.generate import GenerateConfig, generate
     from hilam.evaluate import EvalConfig, evaluate
 
-    generate(GenerateConfig(suite="object", root=str(tmp_path), demos_per_task=2, max_attempts=4, frac=1.0,
-                            tasks=(3,), workers=1))
     profile = get_profile("smoke")
-    data = DemoDataset(DatasetConfig(root=str(tmp_path), suite="object", frac=1.0, tasks=(3,), chunk=10,
+    data = DemoDataset(DatasetConfig(root=str(object_demos), suite="object", frac=1.0, tasks=(3,), chunk=10,
                                      image_size=profile.image_size))
     method = Human2RobotMethod(profile, data.instructions)
     method.fit(data, tmp_path / "run", seed=0)
