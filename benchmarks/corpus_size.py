@@ -9,7 +9,8 @@ gap, and a ridge probe, fit on the first demos of each task and scored on the re
 over the gap (position, rotation, gripper) from z: held-out R^2 per group. The FDM's reconstruction of the
 later frame on those demos, against copying the first frame, says whether what it learnt transfers to the
 target scenes. `--lam` swaps the profile's IDM/FDM for a named variant (bigger input, wider/deeper) to ask whether
-model size rather than corpus size limits the labels. Writes results/diagnosis/corpus_size_<suite>[_<variant>].json.
+model size rather than corpus size limits the labels; `--seed` retrains with another initialisation and sampling
+seed, for the run-to-run spread. Writes results/diagnosis/corpus_size_<suite>[_<variant>][_seed<S>].json.
 Trains what is missing (resumable).
 """
 from __future__ import annotations
@@ -86,12 +87,14 @@ def main() -> None:
     ap.add_argument("--frac", type=float, default=0.1, help="target demos to probe on")
     ap.add_argument("--probe-train", type=int, default=3, help="demos per task the probe fits on; the rest score it")
     ap.add_argument("--lam", default="profile", choices=list(LAM_VARIANTS), help="IDM/FDM variant to train")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="IDM/FDM initialisation and sampling seed; the bench cells' shared stage is seed 0")
     ap.add_argument("--out", default="results/diagnosis")
     a = ap.parse_args()
     shared = get_profile(a.profile).hilam.shared
     shared.lam = replace(shared.lam, **LAM_VARIANTS[a.lam])
     shared.place("runs", a.video)
-    stages = SharedStages(shared)  # seed 0, as the bench cells' shared stages
+    stages = SharedStages(shared)  # seed 0: the bench cells' shared stages
     clips = stages.clips()
     sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else [0, len(clips) // 4, len(clips) // 2, len(clips)]
     if max(sizes) > len(clips) or min(sizes) < 0:
@@ -110,16 +113,16 @@ def main() -> None:
     rows = []
     for n in sizes:
         subset = [clips[i] for i in sorted(order[:n])]
-        torch.manual_seed(stages.seed)  # the same initialisation at every size (size 0 keeps it)
+        torch.manual_seed(a.seed)  # the same initialisation at every size (size 0 keeps it)
         lam = LatentActionObjective(shared.lam, FrameStore(subset or clips[:1]), stride)  # size 0 draws no pairs
         summary = None
-        if n == len(clips):
+        if n == len(clips) and a.seed == stages.seed:
             out_dir = stages.lam_dir()  # the stage bench cells share
         else:
-            key = config_hash(shared.video.key(), sorted(order[:n].tolist()), shared.lam, shared.lam_train, stages.seed)
+            key = config_hash(shared.video.key(), sorted(order[:n].tolist()), shared.lam, shared.lam_train, a.seed)
             out_dir = Path(shared.root) / "corpus_size" / f"lam-{n}clips-{key}"
         if n:
-            summary = brief(train(lam, PairSource(lam), replace(shared.lam_train, seed=stages.seed), out_dir,
+            summary = brief(train(lam, PairSource(lam), replace(shared.lam_train, seed=a.seed), out_dir,
                                   extra_state={"stage": "lam"}))
         lam.eval()
         feats = [demo_features(lam, c.frames, data.actions[s:s + n_steps], data.proprio[s:s + n_steps], stride,
@@ -134,11 +137,14 @@ def main() -> None:
         print(json.dumps(rows[-1] | {"train": None}))
     reference = probe(fit, test, "proprio_change")  # the IDM-free reference: the arm's own motion over the gap
     command = (f"python -m benchmarks.corpus_size --profile {a.profile} --video {a.video}"
-               + (f" --sizes {a.sizes}" if a.sizes else "") + (f" --lam {a.lam}" if a.lam != "profile" else ""))
-    name = f"corpus_size_{a.suite}" + (f"_{a.lam}" if a.lam != "profile" else "")
+               + (f" --sizes {a.sizes}" if a.sizes else "") + (f" --lam {a.lam}" if a.lam != "profile" else "")
+               + (f" --seed {a.seed}" if a.seed else ""))
+    name = (f"corpus_size_{a.suite}" + (f"_{a.lam}" if a.lam != "profile" else "")
+            + (f"_seed{a.seed}" if a.seed else ""))
     write_json(Path(a.out) / f"{name}.json",
                {"suite": a.suite, "frac": a.frac, "lam_variant": a.lam, "lam": asdict(shared.lam),
-                "parameters": sum(p.numel() for p in lam.parameters()), "probe_train_demos_per_task": a.probe_train,
+                "seed": a.seed, "parameters": sum(p.numel() for p in lam.parameters()),
+                "probe_train_demos_per_task": a.probe_train,
                 "probe_demos": int((rank < a.probe_train).sum()), "scored_demos": int((rank >= a.probe_train).sum()),
                 "gap_steps": stages.gap_frames * stride, "corpus_clips": len(clips), "rows": rows,
                 "reference_proprio_change_r2_heldout": reference,
