@@ -95,6 +95,7 @@ def main() -> None:
     shared.lam = replace(shared.lam, **LAM_VARIANTS[a.lam])
     shared.place("runs", a.video)
     stages = SharedStages(shared)  # seed 0: the bench cells' shared stages
+    own_seed = a.seed != stages.seed  # another seed trains its own full-corpus IDM and names its own file
     clips = stages.clips()
     sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else [0, len(clips) // 4, len(clips) // 2, len(clips)]
     if max(sizes) > len(clips) or min(sizes) < 0:
@@ -116,7 +117,7 @@ def main() -> None:
         torch.manual_seed(a.seed)  # the same initialisation at every size (size 0 keeps it)
         lam = LatentActionObjective(shared.lam, FrameStore(subset or clips[:1]), stride)  # size 0 draws no pairs
         summary = None
-        if n == len(clips) and a.seed == stages.seed:
+        if n == len(clips) and not own_seed:
             out_dir = stages.lam_dir()  # the stage bench cells share
         else:
             key = config_hash(shared.video.key(), sorted(order[:n].tolist()), shared.lam, shared.lam_train, a.seed)
@@ -138,9 +139,9 @@ def main() -> None:
     reference = probe(fit, test, "proprio_change")  # the IDM-free reference: the arm's own motion over the gap
     command = (f"python -m benchmarks.corpus_size --profile {a.profile} --video {a.video}"
                + (f" --sizes {a.sizes}" if a.sizes else "") + (f" --lam {a.lam}" if a.lam != "profile" else "")
-               + (f" --seed {a.seed}" if a.seed else ""))
+               + (f" --seed {a.seed}" if own_seed else ""))
     name = (f"corpus_size_{a.suite}" + (f"_{a.lam}" if a.lam != "profile" else "")
-            + (f"_seed{a.seed}" if a.seed else ""))
+            + (f"_seed{a.seed}" if own_seed else ""))
     write_json(Path(a.out) / f"{name}.json",
                {"suite": a.suite, "frac": a.frac, "lam_variant": a.lam, "lam": asdict(shared.lam),
                 "seed": a.seed, "parameters": sum(p.numel() for p in lam.parameters()),
