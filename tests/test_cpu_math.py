@@ -5,15 +5,22 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from hilam.envs.cpu_math import BLAS_CORE, math_in_use, pinned_math, pinned_math_env
 
-# what a fresh process's NumPy runs: its OpenBLAS kernel and whether any AVX-512 path is enabled
+# what a fresh process's NumPy runs: its OpenBLAS kernel and whether any AVX-512 path it was built with is enabled.
+# Only the dispatch targets count: __cpu_features__ also lists AVX-512 extensions NumPy has no kernels for (AVX512VL,
+# AVX512FP16, ...), which NPY_DISABLE_CPU_FEATURES cannot switch off and which never change a result.
 PROBE = ("import json, numpy.core._multiarray_umath as m; from threadpoolctl import threadpool_info;"
          "print(json.dumps({'blas': sorted({i['architecture'] for i in threadpool_info() if i['internal_api'] == "
-         "'openblas'}), 'avx512': any(v for k, v in m.__cpu_features__.items() if k.startswith('AVX512'))}))")
+         "'openblas'}), 'avx512': any(m.__cpu_features__[f] for f in m.__cpu_dispatch__ if f.startswith('AVX512'))}))")
+
+
+def _probe() -> dict:
+    return json.loads(subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True).stdout)
 
 
 def test_pinned_math_reaches_new_processes_and_is_undone(monkeypatch):
@@ -22,10 +29,17 @@ def test_pinned_math_reaches_new_processes_and_is_undone(monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Sandybridge")  # another kernel than the pinned one, set beforehand
     monkeypatch.delenv("NPY_DISABLE_CPU_FEATURES", raising=False)
     with pinned_math() as pinned:
-        child = json.loads(subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                                          check=True).stdout)
+        child = _probe()
         assert math_in_use() == pinned
     assert child == {"blas": [BLAS_CORE], "avx512": False}
     assert "AVX512F" in pinned["NPY_DISABLE_CPU_FEATURES"].split()
     assert os.environ["OPENBLAS_CORETYPE"] == "Sandybridge" and "NPY_DISABLE_CPU_FEATURES" not in os.environ
     assert math_in_use() == {"OPENBLAS_CORETYPE": "Sandybridge", "NPY_DISABLE_CPU_FEATURES": None}
+
+
+def test_probe_sees_avx512_where_the_host_has_it(monkeypatch):
+    """The probe above must be able to say True: unpinned, a child on an AVX-512 host runs NumPy's AVX-512 paths."""
+    if " avx512f" not in Path("/proc/cpuinfo").read_text():
+        pytest.skip("host without AVX-512F")
+    monkeypatch.delenv("NPY_DISABLE_CPU_FEATURES", raising=False)
+    assert _probe()["avx512"] is True
