@@ -37,6 +37,7 @@ from hilam.provenance import provenance
 from hilam.stages import SharedStages, config_hash
 from hilam.train import brief, train
 
+OUT = "results/diagnosis"
 GROUPS = {"position": slice(0, 3), "rotation": slice(3, 6), "gripper": slice(6, 7)}
 
 
@@ -89,7 +90,7 @@ def main() -> None:
     ap.add_argument("--lam", default="profile", choices=list(LAM_VARIANTS), help="IDM/FDM variant to train")
     ap.add_argument("--seed", type=int, default=0,
                     help="IDM/FDM initialisation and sampling seed; the bench cells' shared stage is seed 0")
-    ap.add_argument("--out", default="results/diagnosis")
+    ap.add_argument("--out", default=OUT, help="another folder keeps a run on another corpus apart")
     a = ap.parse_args()
     shared = get_profile(a.profile).hilam.shared
     shared.lam = replace(shared.lam, **LAM_VARIANTS[a.lam])
@@ -139,7 +140,7 @@ def main() -> None:
     reference = probe(fit, test, "proprio_change")  # the IDM-free reference: the arm's own motion over the gap
     command = (f"python -m benchmarks.corpus_size --profile {a.profile} --video {a.video}"
                + (f" --sizes {a.sizes}" if a.sizes else "") + (f" --lam {a.lam}" if a.lam != "profile" else "")
-               + (f" --seed {a.seed}" if own_seed else ""))
+               + (f" --seed {a.seed}" if own_seed else "") + (f" --out {a.out}" if a.out != OUT else ""))
     name = (f"corpus_size_{a.suite}" + (f"_{a.lam}" if a.lam != "profile" else "")
             + (f"_seed{a.seed}" if own_seed else ""))
     write_json(Path(a.out) / f"{name}.json",
