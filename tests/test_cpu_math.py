@@ -5,11 +5,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from hilam.envs.cpu_math import BLAS_CORE, math_in_use, pinned_math, pinned_math_env
+from hilam.envs.cpu_math import BLAS_CORE, host_has, math_in_use, pinned_math, pinned_math_env
 
 # what a fresh process's NumPy runs: its OpenBLAS kernel and whether any AVX-512 path it was built with is enabled.
 # Only the dispatch targets count: __cpu_features__ also lists AVX-512 extensions NumPy has no kernels for (AVX512VL,
@@ -39,8 +38,7 @@ def test_pinned_math_reaches_new_processes_and_is_undone(monkeypatch):
 
 def test_probe_sees_avx512_where_the_host_has_it(monkeypatch):
     """The probe above must be able to say True: unpinned, a child on an AVX-512 host runs NumPy's AVX-512 paths."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.exists() or " avx512f" not in cpuinfo.read_text():
+    if not host_has("avx512f"):
         pytest.skip("host without AVX-512F")
     monkeypatch.delenv("NPY_DISABLE_CPU_FEATURES", raising=False)
     assert _probe()["avx512"] is True

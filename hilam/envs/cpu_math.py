@@ -21,10 +21,11 @@ BLAS_CORE = "Haswell"  # OpenBLAS's AVX2 + FMA kernels: what an AVX2 host withou
 VARIABLES = ("OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")  # what is pinned, and recorded
 
 
-def _has_avx2() -> bool:
-    """The host's own answer (/proc/cpuinfo), not NumPy's, which a user's NPY_DISABLE_CPU_FEATURES may have changed."""
+def host_has(flag: str) -> bool:
+    """Whether the CPU lists `flag` (e.g. "avx2"): the host's own answer (/proc/cpuinfo), not NumPy's, which a
+    user's NPY_DISABLE_CPU_FEATURES may have changed; False where /proc/cpuinfo is missing."""
     try:
-        return any(line.startswith("flags") and " avx2" in line for line in Path("/proc/cpuinfo").read_text().splitlines())
+        return any(line.startswith("flags") and f" {flag}" in line for line in Path("/proc/cpuinfo").read_text().splitlines())
     except OSError:
         return False
 
@@ -32,7 +33,7 @@ def _has_avx2() -> bool:
 def pinned_math_env() -> dict[str, str]:
     """The environment that pins NumPy's and OpenBLAS's CPU paths; empty where nothing is pinned (not x86-64 with
     AVX2: there no common kernel is known, and the demos may differ from an x86 host's)."""
-    if platform.machine() not in ("x86_64", "AMD64") or not _has_avx2():
+    if platform.machine() not in ("x86_64", "AMD64") or not host_has("avx2"):
         return {}
     from numpy.core._multiarray_umath import __cpu_dispatch__
 
