@@ -85,13 +85,18 @@ class HighLevel(nn.Module):
         img = {VIDEO_CAMERA: images_to_tensor(batch[VIDEO_CAMERA], dev)}
         return self.net(img, None, self.lang_table[torch.as_tensor(batch["task"], device=dev)])[:, 0]
 
+    def with_instruction(self, skill: torch.Tensor, task) -> torch.Tensor:
+        """[z^h; l]: pi^l's condition when it also reads the instruction (`HilamConfig.low_language`)."""
+        lang = self.lang_table[torch.as_tensor(task, device=self.lang_table.device)]
+        return torch.cat([skill, lang.to(skill.device, skill.dtype)], -1)
+
 
 class PretrainObjective(nn.Module):
     """pi^h regresses the skill label; pi^l (through a latent head on its trunk) regresses the latent action."""
 
-    def __init__(self, high: HighLevel, low: Baku, latent_dim: int, low_weight: float):
+    def __init__(self, high: HighLevel, low: Baku, latent_dim: int, low_weight: float, low_language: bool = False):
         super().__init__()
-        self.high, self.low, self.low_weight = high, low, low_weight
+        self.high, self.low, self.low_weight, self.low_language = high, low, low_weight, low_language
         self.latent_head = DeterministicHead(low.cfg.gpt.n_embd, HeadConfig(hidden=low.cfg.head.hidden, chunk=1,
                                                                           action_dim=latent_dim, tanh=False))
 
@@ -101,7 +106,8 @@ class PretrainObjective(nn.Module):
         loss = nn.functional.mse_loss(self.high(batch), skill)
         if self.low_weight:
             img = {VIDEO_CAMERA: images_to_tensor(batch[VIDEO_CAMERA], dev)}
-            latent = self.latent_head(self.low.features(self.low.tokens(img, None, skill)))[:, 0]
+            cond = self.high.with_instruction(skill, batch["task"]) if self.low_language else skill
+            latent = self.latent_head(self.low.features(self.low.tokens(img, None, cond)))[:, 0]
             loss = loss + self.low_weight * nn.functional.mse_loss(latent, torch.as_tensor(batch["latent"], device=dev))
         return loss
 
@@ -128,6 +134,10 @@ class HilamMethod(Method):
         self.cfg.shared = replace(shared, lam=replace(shared.lam, **LAM_VARIANTS[self.lam_variant]))
         if self.cfg.finetune_skill not in ("labelled", "predicted"):  # refused before any training
             raise ValueError(f"finetune_skill {self.cfg.finetune_skill!r}; known: labelled, predicted")
+        if self.cfg.shared.lam.image_size > profile.image_size:  # the target demos load at the policy's size
+            raise ValueError(f"{self.name}: the IDM reads {self.cfg.shared.lam.image_size} px frames but the target "
+                             f"demos load at {profile.image_size} px, so labelling them would upscale; use an IDM "
+                             f"no larger than the profile's image_size")
         self.language = self.cfg.language or profile.language
         self.high: HighLevel | None = None
         self.low: ActionChunkObjective | None = None
@@ -188,7 +198,7 @@ class HilamMethod(Method):
         torch.manual_seed(seed)
         high_cfg = replace(p.baku, cameras=(VIDEO_CAMERA,), lang_dim=lang.shape[1],
                            head=replace(p.baku.head, chunk=1, action_dim=skill_dim, tanh=False))
-        low_net = Baku(replace(p.baku, lang_dim=skill_dim))
+        low_net = Baku(replace(p.baku, lang_dim=skill_dim + (lang.shape[1] if cfg.low_language else 0)))
         self.high = HighLevel(Baku(high_cfg), lang)
 
         # pretraining on video (or, without pretraining, pi^h alone on the target demos' frames)
@@ -199,7 +209,8 @@ class HilamMethod(Method):
         task = np.concatenate([np.full(len(clips[i].frames), texts.index(clips[i].language)) for i in use])
         video = VideoLabels(frames, task, np.concatenate([norm(skills[i], s_mean, s_std) for i in use]),
                             np.concatenate([norm(labels[i].latent, z_mean, z_std) for i in use]))
-        pre = PretrainObjective(self.high, low_net, cfg.shared.lam.latent_dim, low_weight=1.0 if cfg.pretrain else 0.0)
+        pre = PretrainObjective(self.high, low_net, cfg.shared.lam.latent_dim, low_weight=1.0 if cfg.pretrain else 0.0,
+                                low_language=cfg.low_language)
         s_pre = train(pre, video, replace(cfg.pretrain_train, seed=seed), out_dir / "pretrain",
                       extra_state={"method": self.name, "phase": "pretrain"})
         self.high.eval().requires_grad_(False)
@@ -207,6 +218,8 @@ class HilamMethod(Method):
         # fine-tune pi^l on the target demos' actions, conditioned on their labelled (or pi^h's predicted) skills
         step_skill = (self._step_skills(labels[:n_target], data.demo_lengths) if cfg.finetune_skill == "labelled"
                       else self.predicted_skills(data))
+        if cfg.low_language:
+            step_skill = self.high.with_instruction(torch.as_tensor(step_skill), data.task).numpy()
         st = data.stats()
         self.low = ActionChunkObjective(low_net, st["proprio_mean"], st["proprio_std"])
         self.finetune_data = SkilledDemos(data, step_skill)  # kept for diagnostics (benchmarks/hilam_diagnosis.py)
@@ -227,11 +240,13 @@ class HilamMethod(Method):
         load_weights(self.low, checkpoint).eval()
 
     def policy(self) -> ChunkPolicy:
-        high, low = self.high, self.low
+        high, low, cfg = self.high, self.low, self.cfg
 
         @torch.no_grad()
         def predict(batch: dict) -> np.ndarray:
             skill = high(batch)  # pi^h feeds pi^l every step
+            if cfg.low_language:
+                skill = high.with_instruction(skill, batch["task"])
             return low.predict(batch | {"skill": skill}).float().cpu().numpy()
 
         return ChunkPolicy(predict, self.instructions, self.profile.image_size, self.profile.baku.head.chunk)
@@ -261,6 +276,11 @@ class HilamNoPretrain(HilamMethod):
 class HilamWideLam(HilamMethod):
     """HiLAM on the `wide` IDM/FDM (7x the parameters), whose latents carry more of the action (corpus_size probe)."""
     name, lam_variant = "hilam_widelam", "wide"
+
+
+class HilamLowLanguage(HilamMethod):
+    """Variant: pi^l also reads the instruction beside z^h, so the task does not reach it only through pi^h."""
+    name, overrides = "hilam_lang", {"low_language": True}
 
 
 class HilamPredictedSkill(HilamMethod):

@@ -28,6 +28,8 @@ class HilamConfig:
     # what conditions pi^l while it is fine-tuned: "labelled" (the H-Net's skill of each step, the paper's reading)
     # or "predicted" (frozen pi^h's skill for the step's frame, what pi^l is fed at evaluation)
     finetune_skill: str = "labelled"
+    # pi^l also reads the instruction embedding, concatenated to z^h (the paper's pi^l(a | o, z^h) does not)
+    low_language: bool = False
     pretrain_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=6000, batch_size=32, lr=3e-4))
     shared: SharedStagesConfig = field(default_factory=SharedStagesConfig)
     language: LanguageConfig | None = None  # the policies' instruction encoder; None = the profile's (recorded)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from hilam.bench import CellConfig, prepare_cell, run_cell, table
@@ -70,6 +71,35 @@ def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path, o
     assert pred.cfg.finetune_skill == "predicted"
     np.testing.assert_allclose(pred.finetune_data.skill, pred.predicted_skills(data), atol=1e-5)
     assert not np.allclose(pred.finetune_data.skill, pred.demo_skills(data), atol=1e-2)
+    # pi^l that also reads the instruction: fine-tuned on [labelled z^h; l] of each step's own task, fed
+    # [pi^h's z^h; l] at evaluation, and its actions change with the instruction alone
+    data, low_lang, _, _ = prepare_cell(CellConfig(**{**cell.__dict__, "method": "hilam_lang"}))
+    low_lang.fit(data, tmp_path / "lang", seed=0)
+    table = low_lang.high.lang_table.numpy()
+    np.testing.assert_allclose(low_lang.finetune_data.skill, np.concatenate([low_lang.demo_skills(data),
+                                                                            table[data.task]], 1), atol=1e-5)
+    batch = data.batch(np.arange(2))
+    with torch.no_grad():
+        skill = low_lang.high(batch)
+        acts = [low_lang.low.predict(batch | {"skill": low_lang.high.with_instruction(skill, task)}).numpy()
+                for task in (batch["task"], (batch["task"] + 1) % len(low_lang.instructions))]
+    np.testing.assert_allclose(low_lang.policy().predict(batch), acts[0], atol=1e-5)
+    assert not np.allclose(acts[0], acts[1], atol=1e-4)
+
+
+def test_hilam_refuses_an_idm_larger_than_the_policys_images():
+    """Target demos load at the policy's size: an IDM reading bigger frames would label upscaled images."""
+    from dataclasses import replace
+
+    from hilam.hierarchy import HilamMethod
+    from hilam.profiles import get_profile
+
+    profile = get_profile("smoke")
+    shared = profile.hilam.shared
+    HilamMethod(profile, ["a task"])  # the smoke IDM reads the policy's 32 px
+    big = replace(profile, hilam=replace(profile.hilam, shared=replace(shared, lam=replace(shared.lam, image_size=64))))
+    with pytest.raises(ValueError, match="64 px frames but the target demos load at 32 px"):
+        HilamMethod(big, ["a task"])
 
 
 def test_a_cell_under_two_processes_trains_together_and_splits_its_episodes(tmp_path, object_demos):
