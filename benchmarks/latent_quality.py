@@ -1,11 +1,13 @@
 """How much the latent actions carry: FDM reconstruction of I_{t+k} from (I_t, z) against two references.
 
-    python benchmarks/latent_quality.py --profile cpu
+    python benchmarks/latent_quality.py --profile cpu [--video data/video --out results/diagnosis/video177/latent_quality.json]
 
 On held-in corpus pairs at the labelling gap: MSE of (a) copying I_t (no motion at all), (b) the FDM
 with the true z = IDM(I_t, I_{t+k}), (c) the FDM with z taken from another random pair. (b) well
 below (a) and (c) means z encodes the change between the frames; (b) close to (c) means the FDM
-ignores z. Writes results/skills/latent_quality.json. Loads the trained stage; never trains.
+ignores z. Where the skill stage is trained too: how well its next-latent prediction (the H-Net's main loss)
+does against copying the previous latent, whose IDM window overlaps the next one in all but one frame.
+Writes results/skills/latent_quality.json. Loads the trained stages; never trains.
 """
 from __future__ import annotations
 
@@ -22,7 +24,22 @@ from hilam.policy_io import images_to_tensor
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
 from hilam.stages import SharedStages
-from hilam.train import _latest
+from hilam.train import _latest, finished
+
+
+@torch.no_grad()
+def next_latent_l1(stages: SharedStages) -> dict:
+    """Mean L1 (standardised units) of predicting each corpus latent from those before it: the skill model,
+    copying the previous latent, and the mean (zero)."""
+    stages.fit()  # both stages are finished: this loads them and labels the corpus
+    errs: dict[str, list] = {"skill_model": [], "copy_previous": [], "mean": []}
+    for i in range(len(stages.latent_stats.latents)):
+        z = torch.as_tensor(stages.latent_stats.standardised(i))[None]
+        pred, _ = stages.skill_model(z, torch.ones(z.shape[:2], dtype=torch.bool))
+        errs["skill_model"].append((pred[0, :-1] - z[0, 1:]).abs().mean(1))
+        errs["copy_previous"].append((z[0, :-1] - z[0, 1:]).abs().mean(1))
+        errs["mean"].append(z[0, 1:].abs().mean(1))
+    return {k: float(torch.cat(v).mean()) for k, v in errs.items()}
 
 
 def main() -> None:
@@ -59,10 +76,12 @@ def main() -> None:
                "mse_fdm_shuffled_latent": float(F.mse_loss(lam.fdm(first, z[torch.randperm(len(z))]), target)),
                "latent_std_per_dim_mean": float(z.std(0).mean()),
                "stage": str(stages.lam_dir()),
-               "command": f"python benchmarks/latent_quality.py --profile {a.profile}"}
+               "command": f"python benchmarks/latent_quality.py --profile {a.profile} --video {a.video} --out {a.out}"}
+    if finished(stages.skills_dir(), shared.skills_train.steps):
+        out["next_latent_l1"] = next_latent_l1(stages) | {"stage": str(stages.skills_dir())}
     out |= provenance()
     write_json(Path(a.out), out)
-    print({k: v for k, v in out.items() if k.startswith(("mse", "latent"))})
+    print({k: v for k, v in out.items() if k.startswith(("mse", "latent", "next"))})
 
 
 if __name__ == "__main__":
