@@ -75,9 +75,9 @@ def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path, o
     # [pi^h's z^h; l] at evaluation, and its actions change with the instruction alone
     data, low_lang, _, _ = prepare_cell(CellConfig(**{**cell.__dict__, "method": "hilam_lang"}))
     low_lang.fit(data, tmp_path / "lang", seed=0)
-    table = low_lang.high.lang_table.numpy()
+    lang_rows = low_lang.high.lang_table.numpy()
     np.testing.assert_allclose(low_lang.finetune_data.skill, np.concatenate([low_lang.demo_skills(data),
-                                                                            table[data.task]], 1), atol=1e-5)
+                                                                            lang_rows[data.task]], 1), atol=1e-5)
     batch = data.batch(np.arange(2))
     with torch.no_grad():
         skill = low_lang.high(batch)
