@@ -75,9 +75,9 @@ class SkilledDemos:
 class HighLevel(nn.Module):
     """pi^h: (agentview, instruction embedding) -> standardised skill z-bar."""
 
-    def __init__(self, net: Baku, lang_table: torch.Tensor):
+    def __init__(self, net: Baku, lang_table: torch.Tensor, low_language: bool = False):
         super().__init__()
-        self.net = net
+        self.net, self.low_language = net, low_language
         self.register_buffer("lang_table", lang_table.float())
 
     def forward(self, batch: dict) -> torch.Tensor:
@@ -85,8 +85,11 @@ class HighLevel(nn.Module):
         img = {VIDEO_CAMERA: images_to_tensor(batch[VIDEO_CAMERA], dev)}
         return self.net(img, None, self.lang_table[torch.as_tensor(batch["task"], device=dev)])[:, 0]
 
-    def with_instruction(self, skill: torch.Tensor, task) -> torch.Tensor:
-        """[z^h; l]: pi^l's condition when it also reads the instruction (`HilamConfig.low_language`)."""
+    def low_condition(self, skill: torch.Tensor, task) -> torch.Tensor:
+        """What pi^l reads beside the frames: z^h, or [z^h; l] when it also reads the instruction
+        (`HilamConfig.low_language`). Pretraining, fine-tuning and evaluation all build it here."""
+        if not self.low_language:
+            return skill
         lang = self.lang_table[torch.as_tensor(task, device=self.lang_table.device)]
         return torch.cat([skill, lang.to(skill.device, skill.dtype)], -1)
 
@@ -94,9 +97,9 @@ class HighLevel(nn.Module):
 class PretrainObjective(nn.Module):
     """pi^h regresses the skill label; pi^l (through a latent head on its trunk) regresses the latent action."""
 
-    def __init__(self, high: HighLevel, low: Baku, latent_dim: int, low_weight: float, low_language: bool = False):
+    def __init__(self, high: HighLevel, low: Baku, latent_dim: int, low_weight: float):
         super().__init__()
-        self.high, self.low, self.low_weight, self.low_language = high, low, low_weight, low_language
+        self.high, self.low, self.low_weight = high, low, low_weight
         self.latent_head = DeterministicHead(low.cfg.gpt.n_embd, HeadConfig(hidden=low.cfg.head.hidden, chunk=1,
                                                                           action_dim=latent_dim, tanh=False))
 
@@ -106,7 +109,7 @@ class PretrainObjective(nn.Module):
         loss = nn.functional.mse_loss(self.high(batch), skill)
         if self.low_weight:
             img = {VIDEO_CAMERA: images_to_tensor(batch[VIDEO_CAMERA], dev)}
-            cond = self.high.with_instruction(skill, batch["task"]) if self.low_language else skill
+            cond = self.high.low_condition(skill, batch["task"])
             latent = self.latent_head(self.low.features(self.low.tokens(img, None, cond)))[:, 0]
             loss = loss + self.low_weight * nn.functional.mse_loss(latent, torch.as_tensor(batch["latent"], device=dev))
         return loss
@@ -199,7 +202,7 @@ class HilamMethod(Method):
         high_cfg = replace(p.baku, cameras=(VIDEO_CAMERA,), lang_dim=lang.shape[1],
                            head=replace(p.baku.head, chunk=1, action_dim=skill_dim, tanh=False))
         low_net = Baku(replace(p.baku, lang_dim=skill_dim + (lang.shape[1] if cfg.low_language else 0)))
-        self.high = HighLevel(Baku(high_cfg), lang)
+        self.high = HighLevel(Baku(high_cfg), lang, cfg.low_language)
 
         # pretraining on video (or, without pretraining, pi^h alone on the target demos' frames)
         use = range(len(clips)) if cfg.pretrain else range(n_target)
@@ -209,8 +212,7 @@ class HilamMethod(Method):
         task = np.concatenate([np.full(len(clips[i].frames), texts.index(clips[i].language)) for i in use])
         video = VideoLabels(frames, task, np.concatenate([norm(skills[i], s_mean, s_std) for i in use]),
                             np.concatenate([norm(labels[i].latent, z_mean, z_std) for i in use]))
-        pre = PretrainObjective(self.high, low_net, cfg.shared.lam.latent_dim, low_weight=1.0 if cfg.pretrain else 0.0,
-                                low_language=cfg.low_language)
+        pre = PretrainObjective(self.high, low_net, cfg.shared.lam.latent_dim, low_weight=1.0 if cfg.pretrain else 0.0)
         s_pre = train(pre, video, replace(cfg.pretrain_train, seed=seed), out_dir / "pretrain",
                       extra_state={"method": self.name, "phase": "pretrain"})
         self.high.eval().requires_grad_(False)
@@ -218,8 +220,7 @@ class HilamMethod(Method):
         # fine-tune pi^l on the target demos' actions, conditioned on their labelled (or pi^h's predicted) skills
         step_skill = (self._step_skills(labels[:n_target], data.demo_lengths) if cfg.finetune_skill == "labelled"
                       else self.predicted_skills(data))
-        if cfg.low_language:
-            step_skill = self.high.with_instruction(torch.as_tensor(step_skill), data.task).numpy()
+        step_skill = self.high.low_condition(torch.as_tensor(step_skill), data.task).numpy()
         st = data.stats()
         self.low = ActionChunkObjective(low_net, st["proprio_mean"], st["proprio_std"])
         self.finetune_data = SkilledDemos(data, step_skill)  # kept for diagnostics (benchmarks/hilam_diagnosis.py)
@@ -240,13 +241,11 @@ class HilamMethod(Method):
         load_weights(self.low, checkpoint).eval()
 
     def policy(self) -> ChunkPolicy:
-        high, low, cfg = self.high, self.low, self.cfg
+        high, low = self.high, self.low
 
         @torch.no_grad()
         def predict(batch: dict) -> np.ndarray:
-            skill = high(batch)  # pi^h feeds pi^l every step
-            if cfg.low_language:
-                skill = high.with_instruction(skill, batch["task"])
+            skill = high.low_condition(high(batch), batch["task"])  # pi^h feeds pi^l every step
             return low.predict(batch | {"skill": skill}).float().cpu().numpy()
 
         return ChunkPolicy(predict, self.instructions, self.profile.image_size, self.profile.baku.head.chunk)

@@ -81,7 +81,7 @@ def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path, o
     batch = data.batch(np.arange(2))
     with torch.no_grad():
         skill = low_lang.high(batch)
-        acts = [low_lang.low.predict(batch | {"skill": low_lang.high.with_instruction(skill, task)}).numpy()
+        acts = [low_lang.low.predict(batch | {"skill": low_lang.high.low_condition(skill, task)}).numpy()
                 for task in (batch["task"], (batch["task"] + 1) % len(low_lang.instructions))]
     np.testing.assert_allclose(low_lang.policy().predict(batch), acts[0], atol=1e-5)
     assert not np.allclose(acts[0], acts[1], atol=1e-4)
