@@ -106,9 +106,16 @@ PARTS: dict[str, Callable[[Profile], tuple[torch.nn.Module, object, TrainConfig]
     "baku": baku_part, "lam": lam_part, "skills": skills_part, "pretrain": pretrain_part}
 
 
-def measure(profile_name: str, part: str, steps: int, warmup: int = 3) -> dict:
+def gpu_busy(prof, seconds: float) -> float:
+    """Fraction of `seconds` the GPU spent in kernels, from a torch profiler trace (1.0: never starved)."""
+    busy_us = sum(e.self_device_time_total for e in prof.key_averages())
+    return busy_us / 1e6 / seconds
+
+
+def measure(profile_name: str, part: str, steps: int, warmup: int = 3, trace: bool = False) -> dict:
     """Train `warmup` steps, then time `steps` more in a resumed run (its own clock: set-up and the warm-up's
-    compilation, allocation and autotuning stay out; the final checkpoint write is in)."""
+    compilation, allocation and autotuning stay out; the final checkpoint write is in). `trace` (GPU only)
+    also records, in a second timed run under the torch profiler, how busy the GPU was."""
     p = get_profile(profile_name)
     torch.manual_seed(0)
     objective, source, budget = PARTS[part](p)
@@ -116,6 +123,13 @@ def measure(profile_name: str, part: str, steps: int, warmup: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         train(objective, source, replace(cfg, steps=warmup), tmp)
         r = train(objective, source, cfg, tmp)
+        busy = None
+        if trace and torch.cuda.is_available():
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+                traced = train(objective, source, replace(cfg, steps=warmup + 2 * steps), tmp)
+            busy = gpu_busy(prof, traced["seconds_this_run"])
     rate = steps * cfg.batch_size / r["seconds_this_run"]
     return {"profile": profile_name, "part": part, "image_size": p.image_size, "batch_size": cfg.batch_size,
             "parameters": sum(x.numel() for x in objective.parameters() if x.requires_grad),
@@ -123,7 +137,7 @@ def measure(profile_name: str, part: str, steps: int, warmup: int = 3) -> dict:
             "budget_steps": budget.steps, "budget_hours": budget.steps * budget.batch_size / rate / 3600,
             "device": "cuda" if torch.cuda.is_available() else "cpu",
             "mixed_precision": "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no",
-            "torch_threads": torch.get_num_threads()}
+            "torch_threads": torch.get_num_threads(), "gpu_busy_fraction": busy}
 
 
 def main() -> None:
@@ -131,18 +145,20 @@ def main() -> None:
     ap.add_argument("--profiles", nargs="+", default=["paper", "cpu"])
     ap.add_argument("--parts", nargs="+", default=["baku"], choices=list(PARTS))
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--trace", action="store_true", help="also measure the GPU's busy fraction (torch profiler)")
     ap.add_argument("--out", default="results/benchmarks/train_throughput.json")
     a = ap.parse_args()
     rows = []
     for profile in a.profiles:
         for part in a.parts:
-            rows.append(measure(profile, part, a.steps))
+            rows.append(measure(profile, part, a.steps, trace=a.trace))
             r = rows[-1]
             print(f"{profile:>6} {part:>8}: {r['samples_per_s']:8.1f} samples/s, {r['ms_per_step']:7.1f} ms/step "
                   f"(batch {r['batch_size']}, {r['parameters'] / 1e6:.2f}M trained params, {r['device']}); "
-                  f"its {r['budget_steps']} steps: {r['budget_hours']:.2f} h", flush=True)
+                  f"its {r['budget_steps']} steps: {r['budget_hours']:.2f} h"
+                  + (f"; GPU busy {r['gpu_busy_fraction']:.0%}" if r["gpu_busy_fraction"] is not None else ""), flush=True)
     report = {"command": f"python benchmarks/train_throughput.py --profiles {' '.join(a.profiles)} "
-                         f"--parts {' '.join(a.parts)} --steps {a.steps}", "results": rows, **provenance()}
+                         f"--parts {' '.join(a.parts)} --steps {a.steps}" + " --trace" * a.trace, "results": rows, **provenance()}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2))
 

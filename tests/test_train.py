@@ -22,8 +22,9 @@ class Regression(nn.Module):
         self.net = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 1))
 
     def forward(self, batch: dict) -> torch.Tensor:
-        x = torch.as_tensor(batch["x"])
-        return ((self.net(x) - torch.as_tensor(batch["y"])) ** 2).mean()
+        dev = self.net[0].weight.device  # the trainer places the model (on a GPU when there is one)
+        x = torch.as_tensor(batch["x"], device=dev)
+        return ((self.net(x) - torch.as_tensor(batch["y"], device=dev)) ** 2).mean()
 
 
 class Data:
