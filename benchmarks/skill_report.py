@@ -1,6 +1,6 @@
 """Skill statistics and a boundary strip for a suite's demos, from HiLAM's trained shared stages.
 
-    python benchmarks/skill_report.py --suite libero_10 --frac 0.1 --profile cpu
+    python benchmarks/skill_report.py --suite libero_10 --frac 0.1 --profile cpu [--method hilam]
 
 Loads (never retrains: it stops if the stages are missing) the IDM and H-Net that `hilam bench` trained for
 the profile, labels every selected demo's agentview frames, and writes
@@ -20,6 +20,7 @@ from hilam.atomic import write_json
 from hilam.data.dataset import resize_images
 from hilam.envs.suites import resolve_suite
 from hilam.hierarchy import VIDEO_CAMERA, segment_lengths
+from hilam.methods import get_method
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
 from hilam.stages import SharedStages
@@ -97,6 +98,7 @@ def main() -> None:
     ap.add_argument("--suite", default="libero_10")
     ap.add_argument("--frac", type=float, default=0.1)
     ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--method", default="hilam", help="the HiLAM variant whose shared stages to load")
     ap.add_argument("--data", default="data/demos")
     ap.add_argument("--video", default="data/video")
     ap.add_argument("--runs", default="runs")
@@ -105,20 +107,21 @@ def main() -> None:
     a = ap.parse_args()
     suite = resolve_suite(a.suite).name
     profile = get_profile(a.profile)
-    shared = profile.hilam.shared
+    shared = get_method(a.method).shared_config(profile)
     shared.place(a.runs, a.video)
     stages = SharedStages(shared)
     for d in (stages.lam_dir(), stages.skills_dir()):
         if not (d / "latest").exists():
-            raise SystemExit(f"{d}: no trained stage; run `hilam bench --methods hilam --profile {a.profile}` first")
+            raise SystemExit(f"{d}: no trained stage; run `hilam bench --methods {a.method} --profile {a.profile}` first")
     stages.fit()  # loads the finished checkpoints
     stride = shared.video.stride
     demos = demos_of(suite, a.data, a.frac)
     frames = [resize_images(d["frames"][::stride], shared.lam.image_size) for d in demos]
     labels = [stages.label(f) for f in frames]
     langs = [d["task"].language for d in demos]
-    out = {"suite": suite, "frac": a.frac, "profile": a.profile, "demos": len(demos), "stride": stride,
-           "command": f"python benchmarks/skill_report.py --suite {suite} --frac {a.frac:g} --profile {a.profile}",
+    out = {"suite": suite, "frac": a.frac, "profile": a.profile, "method": a.method, "demos": len(demos),
+           "stride": stride, "command": f"python benchmarks/skill_report.py --suite {suite} --frac {a.frac:g} "
+                                        f"--profile {a.profile} --method {a.method} --out {a.out}",
            "shared_stages": [str(stages.lam_dir()), str(stages.skills_dir())], "levels": {}, "per_task": {}}
     for lv in (1, 2):
         L = segment_lengths([lb.boundaries[lv] for lb in labels], stride)

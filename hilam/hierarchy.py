@@ -30,7 +30,7 @@ from hilam.models.language import embed_instructions, encoder_id
 from hilam.objectives import ActionChunkObjective
 from hilam.policy_io import ChunkPolicy, images_to_tensor
 from hilam.profiles import HilamConfig
-from hilam.stages import Labels, SharedStages
+from hilam.stages import Labels, SharedStages, SharedStagesConfig
 from hilam.train import brief, load_weights, train
 
 VIDEO_CAMERA = "agentview_rgb"
@@ -129,12 +129,12 @@ class HilamMethod(Method):
     final_phase = "finetune"
     overrides: dict = {}  # the ablations change HilamConfig fields
     lam_variant: str = "profile"  # a named IDM/FDM (hilam.lam.LAM_VARIANTS); its stages are keyed by it
+    skill_target: str | None = None  # the skill model's target (SkillConfig.target); None: the profile's
 
     def __init__(self, profile, instructions):
         super().__init__(profile, instructions)
         self.cfg: HilamConfig = replace(profile.hilam, **self.overrides)
-        shared = self.cfg.shared
-        self.cfg.shared = replace(shared, lam=replace(shared.lam, **LAM_VARIANTS[self.lam_variant]))
+        self.cfg.shared = self.shared_config(profile)
         if self.cfg.finetune_skill not in ("labelled", "predicted"):  # refused before any training
             raise ValueError(f"finetune_skill {self.cfg.finetune_skill!r}; known: labelled, predicted")
         if self.cfg.shared.lam.image_size > profile.image_size:  # the target demos load at the policy's size
@@ -148,6 +148,14 @@ class HilamMethod(Method):
         self.stages: SharedStages | None = None
         self.skill_norm: tuple[np.ndarray, np.ndarray] | None = None  # labelled skills' mean and std
         self.stats: dict = {}
+
+    @classmethod
+    def shared_config(cls, profile) -> SharedStagesConfig:
+        """The profile's shared stages (IDM/FDM, skill model) as this method varies them (lam_variant, skill_target);
+        the diagnostics benchmarks load a method's stages through this too."""
+        shared = profile.hilam.shared
+        skills = replace(shared.skills, target=cls.skill_target) if cls.skill_target else shared.skills
+        return replace(shared, lam=replace(shared.lam, **LAM_VARIANTS[cls.lam_variant]), skills=skills)
 
     # ------------------------------------------------------------------ labels
     def _labelled_clips(self, stages: SharedStages, data: DemoDataset) -> tuple[list[Clip], list[Labels], int]:
@@ -275,6 +283,12 @@ class HilamNoPretrain(HilamMethod):
 class HilamWideLam(HilamMethod):
     """HiLAM on the `wide` IDM/FDM (7x the parameters), whose latents carry more of the action (corpus_size probe)."""
     name, lam_variant = "hilam_widelam", "wide"
+
+
+class HilamAhead(HilamMethod):
+    """Variant: the H-Net predicts the latent one IDM window ahead (z_{t+g}), which copying z_t cannot solve,
+    in place of the next latent, which it nearly does (benchmarks/latent_quality.py)."""
+    name, skill_target = "hilam_ahead", "next_window"
 
 
 class HilamLowLanguage(HilamMethod):

@@ -1,7 +1,8 @@
 """Latent skills: a two-stage H-Net over latent-action sequences (HiLAM section 3, H-Net section 4).
 
 Trained on the frozen IDM's latent-action sequences of the action-free corpus with
-L = L1(next latent) + lambda_rec * ||FDM(I_{t+1}, predicted z_{t+1}) - I_{t+1+k}||^2 + lambda_ratio * sum_s L_ratio^s.
+L = L1(next latent) + lambda_rec * ||FDM(I_{t+1}, predicted z_{t+1}) - I_{t+1+k}||^2 + lambda_ratio * sum_s L_ratio^s
+(with `SkillConfig.target = "next_window"`, z_{t+g} and I_{t+g} in place of z_{t+1} and I_{t+1}, g the labelling gap).
 Afterwards every frame carries the vector of the chunk that holds it: level 2 (stage-2 chunks) are the
 latent skills z^h, level 1 the stage-1 chunks, level 0 the latent action itself.
 """
@@ -25,6 +26,22 @@ class SkillConfig:
     crop: int = 192  # training sequences are random crops of this many latent steps
     rec_weight: float = 0.1  # lambda_rec (open in the paper)
     rec_samples: int = 2  # positions per sequence decoded by the frozen FDM per step
+    # what the H-Net predicts at step t: "next" = z_{t+1} (the paper's next-latent loss) or "next_window" =
+    # z_{t+g}, g = the IDM's labelling gap in frames, the first latent whose window shares no frame with z_t's
+    # (z_{t+1} shares all but one, so copying z_t nearly solves "next"; results/diagnosis/video177/latent_quality.json).
+    # Added after the first stages were trained: keyed only when it is not the default
+    target: str = field(default="next", metadata={"hash": "unless_default"})
+
+    def __post_init__(self):
+        if self.target not in TARGETS:
+            raise ValueError(f"unknown skill-model target {self.target!r}; known: {', '.join(TARGETS)}")
+
+    def target_offset(self, gap_frames: int) -> int:
+        """How many steps ahead the prediction at step t lies (1, or the labelling gap)."""
+        return 1 if self.target == "next" else gap_frames
+
+
+TARGETS = ("next", "next_window")
 
 
 class SkillModel(nn.Module):
@@ -66,6 +83,7 @@ class SkillObjective(nn.Module):
     def __init__(self, model: SkillModel, fdm: FDM, seqs: LatentSequences, store: FrameStore):
         super().__init__()
         self.model, self.seqs, self.store = model, seqs, store
+        self.offset = model.cfg.target_offset(seqs.gap_frames)
         self.fdm = fdm.requires_grad_(False).eval()
         self.register_buffer("z_mean", torch.as_tensor(seqs.mean, dtype=torch.float32))
         self.register_buffer("z_std", torch.as_tensor(seqs.std, dtype=torch.float32))
@@ -88,10 +106,10 @@ class SkillObjective(nn.Module):
             n = min(crop, len(seq) - start)
             z[r, :n], mask[r, :n] = seq[start:start + n], True
             frame[r, :n] = self.store.starts[c] + start + np.arange(n)
-        # positions whose prediction (of the next latent) is decoded by the frozen FDM
-        valid_next = mask[:, 1:].sum(1)
-        rec_t = np.stack([rng.integers(0, max(1, v), self.model.cfg.rec_samples) for v in valid_next])
-        src = frame[np.arange(len(idx))[:, None], rec_t + 1]
+        # positions whose prediction (of the latent `offset` steps on) is decoded by the frozen FDM
+        valid = mask[:, self.offset:].sum(1)
+        rec_t = np.stack([rng.integers(0, max(1, v), self.model.cfg.rec_samples) for v in valid])
+        src = frame[np.arange(len(idx))[:, None], np.minimum(rec_t + self.offset, crop - 1)]
         return {"z": z, "mask": mask, "rec_t": rec_t, "rec_first": self.store.frames[src],
                 "rec_later": self.store.frames[self.store.later(src, self.seqs.gap_frames)]}
 
@@ -99,8 +117,9 @@ class SkillObjective(nn.Module):
         dev = self.z_mean.device
         z, mask = torch.as_tensor(batch["z"], device=dev), torch.as_tensor(batch["mask"], device=dev)
         pred, info = self.model(z, mask)
-        pair = (mask[:, 1:] & mask[:, :-1]).float()[..., None]
-        latent = (F.l1_loss(pred[:, :-1], z[:, 1:], reduction="none") * pair).sum() / (pair.sum() * z.shape[-1])
+        o = self.offset
+        pair = (mask[:, o:] & mask[:, :-o]).float()[..., None]
+        latent = (F.l1_loss(pred[:, :-o], z[:, o:], reduction="none") * pair).sum() / (pair.sum() * z.shape[-1])
         rec_t = torch.as_tensor(batch["rec_t"], device=dev)
         z_hat = pred.gather(1, rec_t[..., None].expand(-1, -1, z.shape[-1])).flatten(0, 1) * self.z_std + self.z_mean
         first = images_to_tensor(batch["rec_first"].reshape(-1, *batch["rec_first"].shape[2:]), dev)
