@@ -159,3 +159,14 @@ def test_a_finished_run_extended_to_more_steps_is_the_longer_run(tmp_path):
     grown = train(Regression(), counted, CFG, tmp_path / "grown")["losses"]
     assert counted.calls == 20
     np.testing.assert_allclose(grown, full, rtol=1e-6)
+
+
+@pytest.mark.parametrize("part", ["baku", "lam", "skills", "pretrain"])
+def test_throughput_benchmark_trains_every_stage_through_its_own_objective(part):
+    """benchmarks/train_throughput.py (what a GPU session runs first) builds each stage's real objective and batch
+    source; a step of each must train and be timed."""
+    from benchmarks.train_throughput import measure
+
+    r = measure("smoke", part, steps=2, warmup=1)
+    assert r["part"] == part and r["steps_timed"] == 2 and r["samples_per_s"] > 0 and r["parameters"] > 0
+    assert r["budget_hours"] > 0 and r["gpu_busy_fraction"] is None  # no trace asked for
