@@ -24,8 +24,8 @@ import torch
 
 from hilam.data.schema import IMAGE_KEYS
 from hilam.data.video import Clip
-from hilam.hierarchy import VIDEO_CAMERA, HighLevel, PretrainObjective, VideoLabels
-from hilam.lam import FrameStore, LatentActionObjective, PairSource
+from hilam.hierarchy import PretrainObjective, VideoLabels, policy_nets
+from hilam.lam import FDM, FrameStore, LatentActionObjective, PairSource
 from hilam.models.baku import Baku
 from hilam.objectives import ActionChunkObjective
 from hilam.profiles import Profile, get_profile
@@ -80,21 +80,17 @@ def skills_part(p: Profile) -> tuple[torch.nn.Module, object, TrainConfig]:
     crop = sh.skills.crop
     clips = synthetic_clips(sh.lam.image_size, 4, crop + 8)  # crops of full length, as in a long corpus clip
     latents = [np.random.default_rng(i).normal(size=(len(c.frames), sh.lam.latent_dim)) for i, c in enumerate(clips)]
-    gap = max(1, round(sh.lam.infer_gap / sh.video.stride))
     store = FrameStore(clips)
-    fdm = LatentActionObjective(sh.lam, store, sh.video.stride).fdm
-    objective = SkillObjective(SkillModel(sh.skills, sh.lam.latent_dim), fdm,
-                               LatentSequences.from_latents(latents, gap), store)
+    objective = SkillObjective(SkillModel(sh.skills, sh.lam.latent_dim), FDM(sh.lam),
+                               LatentSequences.from_latents(latents, sh.gap_frames), store)
     return objective, CropSource(objective, 100 * POOL), sh.skills_train
 
 
 def pretrain_part(p: Profile) -> tuple[torch.nn.Module, object, TrainConfig]:
     sh = p.hilam.shared
     skill_dim = sh.skills.hnet.width  # stage-2 chunk vectors
-    high_cfg = replace(p.baku, cameras=(VIDEO_CAMERA,), lang_dim=LANG_DIM,
-                       head=replace(p.baku.head, chunk=1, action_dim=skill_dim, tanh=False))
-    high = HighLevel(Baku(high_cfg), torch.zeros(1, LANG_DIM))
-    objective = PretrainObjective(high, Baku(replace(p.baku, lang_dim=skill_dim)), sh.lam.latent_dim, low_weight=1.0)
+    high, low = policy_nets(p.baku, torch.zeros(1, LANG_DIM), skill_dim)
+    objective = PretrainObjective(high, low, sh.lam.latent_dim, low_weight=1.0)
     rng = np.random.default_rng(2)
     video = VideoLabels(rng.integers(0, 256, (POOL, p.image_size, p.image_size, 3), dtype=np.uint8),
                         np.zeros(POOL, np.int64), rng.normal(size=(POOL, skill_dim)).astype(np.float32),

@@ -24,7 +24,7 @@ from hilam.data.dataset import DemoDataset, resize_images
 from hilam.data.video import Clip, demo_clips, ensure_corpus
 from hilam.lam import LAM_VARIANTS
 from hilam.methods import Method
-from hilam.models.baku import Baku
+from hilam.models.baku import Baku, BakuConfig
 from hilam.models.heads import DeterministicHead, HeadConfig
 from hilam.models.language import embed_instructions, encoder_id
 from hilam.objectives import ActionChunkObjective
@@ -92,6 +92,16 @@ class HighLevel(nn.Module):
             return skill
         lang = self.lang_table[torch.as_tensor(task, device=self.lang_table.device)]
         return torch.cat([skill, lang.to(skill.device, skill.dtype)], -1)
+
+
+def policy_nets(baku: BakuConfig, lang: torch.Tensor, skill_dim: int,
+                low_language: bool = False) -> tuple[HighLevel, Baku]:
+    """pi^h (agentview + instruction -> skill, one step) and pi^l (both cameras + proprio, conditioned on z^h or
+    [z^h; l]), both built from the profile's BAKU blocks."""
+    high_cfg = replace(baku, cameras=(VIDEO_CAMERA,), lang_dim=lang.shape[1],
+                       head=replace(baku.head, chunk=1, action_dim=skill_dim, tanh=False))
+    low = Baku(replace(baku, lang_dim=skill_dim + (lang.shape[1] if low_language else 0)))
+    return HighLevel(Baku(high_cfg), lang, low_language), low
 
 
 class PretrainObjective(nn.Module):
@@ -207,10 +217,7 @@ class HilamMethod(Method):
         lang = embed_instructions(texts, self.language)
         skill_dim = skills[0].shape[1]
         torch.manual_seed(seed)
-        high_cfg = replace(p.baku, cameras=(VIDEO_CAMERA,), lang_dim=lang.shape[1],
-                           head=replace(p.baku.head, chunk=1, action_dim=skill_dim, tanh=False))
-        low_net = Baku(replace(p.baku, lang_dim=skill_dim + (lang.shape[1] if cfg.low_language else 0)))
-        self.high = HighLevel(Baku(high_cfg), lang, cfg.low_language)
+        self.high, low_net = policy_nets(p.baku, lang, skill_dim, cfg.low_language)
 
         # pretraining on video (or, without pretraining, pi^h alone on the target demos' frames)
         use = range(len(clips)) if cfg.pretrain else range(n_target)

@@ -29,6 +29,11 @@ class SharedStagesConfig:
     skills_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=8, lr=3e-4))
     root: str = "runs/shared"
 
+    @property
+    def gap_frames(self) -> int:
+        """The IDM's labelling gap in corpus frames (infer_gap control steps at the corpus stride)."""
+        return max(1, round(self.lam.infer_gap / self.video.stride))
+
     def place(self, runs: str, video: str) -> None:
         """Put the stages under `<runs>/shared` and the corpus (with its state cache) under `video`; every
         command that finds trained stages must place them the same way, or their config hashes differ."""
@@ -73,13 +78,16 @@ class SharedStages:
 
     def __init__(self, cfg: SharedStagesConfig, seed: int = 0):
         self.cfg, self.seed = cfg, seed
-        self.gap_frames = max(1, round(cfg.lam.infer_gap / cfg.video.stride))
         self.corpus: list[Clip] | None = None
         self.lam: LatentActionObjective | None = None
         self.skill_model: SkillModel | None = None
         self.latent_stats: LatentSequences | None = None
         self.corpus_latents: list[np.ndarray] = []  # IDM labels of the corpus, computed once in fit()
         self.summary: dict = {}
+
+    @property
+    def gap_frames(self) -> int:
+        return self.cfg.gap_frames
 
     def clips(self) -> list[Clip]:
         """The action-free corpus at the latent action model's image size, loaded once."""
