@@ -1,4 +1,4 @@
-"""Success rates the papers report on LIBERO (REFERENCE.md section 9), in [0, 1]. Shown beside ours in
+"""Success rates on LIBERO as published in the HiLAM paper's Tables 1-2 (arXiv 2603.05815; its BAKU rows), in [0, 1]. Shown beside ours in
 clearly labelled columns, never mixed into our cells. Their demos are human teleoperation (ours are
 scripted), 50 eval episodes per task and full-size models: compare trends, not absolute values."""
 

@@ -40,7 +40,7 @@ class Profile:
     name: str
     image_size: int  # policy input size; demos are stored at 128 and area-downsampled at load
     eval_episodes_per_task: int
-    eval_max_steps: int = 0  # 0 = the suite's protocol value (REFERENCE.md section 1); recorded in every cell
+    eval_max_steps: int = 0  # 0 = the suite's protocol value (OpenVLA / LeRobot LIBERO evaluation, hilam.envs.suites); recorded in every cell
     train: TrainConfig = field(default_factory=TrainConfig)
     baku: BakuConfig = field(default_factory=BakuConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
@@ -55,7 +55,7 @@ _CPU = Profile("cpu", image_size=64, eval_episodes_per_task=10,
                                head=HeadConfig(hidden=128)))
 
 PROFILES: dict[str, Profile] = {
-    # BAKU's LIBERO configuration (REFERENCE.md section 2): 128 px, ResNet-18 GN+FiLM, GPT 8x256, chunk 10
+    # BAKU's LIBERO configuration (Haldar et al. 2024, code siddhanthaldar/BAKU): 128 px, ResNet-18 GN+FiLM, GPT 8x256, chunk 10
     # HiLAM there: T5 instructions, 100k steps per phase, a corpus of 50 rollouts per LIBERO-90 task
     "paper": Profile("paper", image_size=128, eval_episodes_per_task=50,
                      train=TrainConfig(steps=100_000, batch_size=64),

@@ -1,6 +1,6 @@
 """Being-H0's own sizes, one preset per harness profile (`paper`, `cpu`, `smoke`), recorded by describe().
 
-What REFERENCE.md section 6 fixes is kept (downsampling 4, 2 groups x residual layers, wrist and finger
+What the Being-H0 paper (arXiv 2507.15597) fixes is kept (downsampling 4, 2 groups x residual layers, wrist and finger
 tokenizers, <MOT> ... </MOT>, one proprio token, 16 action queries, L1); every other size is *open*
 (the public paper/code do not fix them at this scale) and chosen here.
 """

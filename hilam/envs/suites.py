@@ -12,7 +12,7 @@ class SuiteSpec:
 
     name: str
     alias: str
-    max_steps: int  # common eval protocol (OpenVLA / LeRobot), REFERENCE.md section 1
+    max_steps: int  # common eval protocol (OpenVLA / LeRobot LIBERO evaluation: spatial 220, object 280, goal 300, libero_10 520, libero_90 400 steps)
     n_tasks: int
 
 
