@@ -65,14 +65,33 @@ class Pooled:
         return f"{100 * self.rate:.1f} [{100 * lo:.0f}, {100 * hi:.0f}] (n={self.episodes}, {len(self.seeds)} seed{'s' * (len(self.seeds) > 1)}{spread})"
 
 
+REQUIRED = ("suite", "method", "frac", "seed", "profile", "success_rate", "episodes", "per_task")
+
+
+def identity(cell: dict) -> tuple:
+    """What makes a cell one seed of one run: two files with the same identity are one cell written twice. The demo
+    recipe, where recorded (a name or a dict of settings), is part of it, as JSON so that it can be a key."""
+    recipe = (cell.get("data") or {}).get("recipe")
+    return (cell["suite"], cell["method"], float(cell["frac"]), cell["seed"], cell["profile"],
+            None if recipe is None else json.dumps(recipe, sort_keys=True))
+
+
 def load_cells(runs: Path) -> list[dict]:
-    cells = []
+    """Every results cell under `runs`; a file that is not one, a cell of no episodes and a cell stored twice are
+    refused, naming the files, since any of them would pool into the tables as a wrong seed."""
+    cells, seen = [], {}
     for path in sorted(runs.glob("*/*/*.json")):
         try:
             c = json.loads(path.read_text())
-            c["episodes"], c["success_rate"]  # noqa: B018 (required keys)
-        except (json.JSONDecodeError, KeyError) as e:
-            raise SystemExit(f"{path}: not a results cell ({type(e).__name__}: {e})")
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"{path}: not a results cell (JSONDecodeError: {e})")
+        missing = [k for k in REQUIRED if k not in c] if isinstance(c, dict) else list(REQUIRED)
+        if missing:
+            raise SystemExit(f"{path}: not a results cell: no {', '.join(map(repr, missing))} field")
+        if not c["episodes"]:
+            raise SystemExit(f"{path}: a cell of 0 episodes is no seed's result; rerun or delete it")
+        if (twin := seen.setdefault(identity(c), path)) != path:
+            raise SystemExit(f"{twin} and {path}: the same cell {identity(c)} twice; delete one")
         cells.append(c)
     return cells
 

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -151,6 +152,7 @@ class Journal:
             if _identity(header) != _identity(self.header):
                 raise ValueError(f"{self.path}: journal of another evaluation ({header}); delete it to start over")
             self.add(records)
+            _cut_torn_tail(self.path)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(self.header) + "\n")
@@ -186,15 +188,40 @@ class Journal:
 
 
 def read_journal(path: str | Path) -> tuple[dict, list[dict]]:
-    """(header, finished episodes' records) of a journal file; a file that is not one is refused, naming it."""
-    lines = [x for x in Path(path).read_text().splitlines() if x.strip()]
+    """(header, finished episodes' records) of a journal file; a file that is not one is refused, naming it. A torn
+    last line (what a kill mid-write leaves) is dropped with a warning; a corrupt line elsewhere is refused."""
+    lines = [(n, x) for n, x in enumerate(Path(path).read_text().splitlines(), 1) if x.strip()]
+    first = lines[0][1] if lines else ""
     try:
-        header = json.loads(lines[0]) if lines else None
+        header = json.loads(first) if lines else None
     except json.JSONDecodeError:
         header = None
     if not isinstance(header, dict) or not {"protocol", "seed", "suite"} <= header.keys():
-        raise ValueError(f"{path}: first line is not an evaluation journal's header: {(lines or [''])[0][:200]!r}")
-    return header, [json.loads(x) for x in lines[1:]]
+        raise ValueError(f"{path}: first line is not an evaluation journal's header: {first[:200]!r}")
+    records = []
+    for n, x in lines[1:]:
+        try:
+            records.append(json.loads(x))
+        except json.JSONDecodeError as e:
+            if n != lines[-1][0]:
+                raise ValueError(f"{path}: line {n} is not an episode record ({e}): {x[:200]!r}") from None
+            warnings.warn(f"{path}: dropped its torn last line {n} (cut mid-write): {x[:200]!r}", stacklevel=2)
+    return header, records
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """End a journal on a whole line before appending to it: a torn last line (read_journal drops it) is cut off, so
+    the next record starts a line of its own instead of being glued to it into a corrupt line."""
+    data = path.read_bytes()
+    start = data.rstrip().rfind(b"\n") + 1
+    try:
+        json.loads(data[start:])
+    except json.JSONDecodeError:
+        os.truncate(path, start)
+        return
+    if not data.endswith(b"\n"):  # a whole record that lost only its newline
+        with open(path, "ab") as f:
+            f.write(b"\n")
 
 
 def journal_summary(path: str) -> dict:

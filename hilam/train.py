@@ -193,7 +193,10 @@ def train(model: torch.nn.Module, data: BatchSource, cfg: TrainConfig, out_dir: 
         opt.step()
         step += 1
         samples += cfg.batch_size
-        losses.append(float(loss.detach()))
+        losses.append(float(loss.detach()))  # a sync every step already: checking it costs nothing more
+        if not math.isfinite(losses[-1]):  # stop before a checkpoint of NaN weights, not train on them silently
+            raise FloatingPointError(f"{out}: loss is {losses[-1]} at step {step}; training stopped, last "
+                                     f"checkpoint kept ({_latest(out) or 'none yet'})")
         bar.update(1)
         log_step = step % cfg.log_every == 0 or step == end
         if log_step:

@@ -53,6 +53,15 @@ def _corrupt(path, fn):
     return path
 
 
+def _no_steps(f):
+    """Every dataset of demo_0 cut to 0 steps: what a recording stopped before its first step leaves."""
+    for g in (f["data/demo_0"], f["data/demo_0/obs"]):
+        for k in [k for k in g if isinstance(g[k], h5py.Dataset)]:
+            empty = g[k][()][:0]
+            del g[k]
+            g.create_dataset(k, data=empty)
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda f: f["data/demo_0"].__delitem__("actions"), "data/demo_0/actions"),
     (lambda f: f["data/demo_0/obs"].__delitem__("agentview_rgb"), "data/demo_0/obs/agentview_rgb"),
@@ -63,6 +72,9 @@ def _corrupt(path, fn):
     (lambda f: f["data"].attrs.__delitem__("problem_info"), "problem_info"),
     (lambda f: (f["data/demo_0/obs"].__delitem__("eye_in_hand_rgb"),
                 f["data/demo_0/obs"].create_dataset("eye_in_hand_rgb", data=np.zeros((5, 8, 8, 3)))), "uint8"),
+    (lambda f: f["data/demo_0/actions"].__setitem__((2, 3), np.nan), "data/demo_0/actions holds 1 NaN or inf"),
+    (lambda f: f["data/demo_0/states"].__setitem__((0, 1), -np.inf), "data/demo_0/states holds 1 NaN or inf"),
+    (_no_steps, "data/demo_0 has 0 steps"),
 ])
 def test_malformed_files_name_file_and_key(tmp_path, demo_factory, damage, message):
     path = _corrupt(write_task_file(tmp_path / "bad_demo.hdf5", [demo_factory(5)], **META), damage)

@@ -99,6 +99,28 @@ def test_a_broken_cell_is_named(tmp_path: Path):
         load_cells(tmp_path / "runs")
 
 
+def test_a_cell_stored_twice_is_refused_not_pooled_as_a_seed(runs: Path):
+    """A copy of a cell under another name is the same seed: refused, naming both files; another recipe is not."""
+    cell = runs / "libero_10" / "baku" / "frac0.1-seed0-cpu.json"
+    (cell.parent / "frac0.1-seed0-cpu (copy).json").write_text(cell.read_text())
+    with pytest.raises(SystemExit, match=r"frac0.1-seed0-cpu \(copy\).json and .*frac0.1-seed0-cpu.json"):
+        load_cells(runs)
+    other = json.loads(cell.read_text()) | {"data": {"recipe": {"name": "dart10", "action_noise": 0.1}}}
+    (cell.parent / "frac0.1-seed0-cpu (copy).json").write_text(json.dumps(other))
+    assert len(load_cells(runs)) == 7
+
+
+@pytest.mark.parametrize("change, message", [({"episodes": 0}, "0 episodes"), ({"seed": None}, "'seed' field"),
+                                             ({"per_task": None}, "'per_task' field")])
+def test_a_cell_of_no_episodes_or_missing_a_field_is_named(tmp_path: Path, change: dict, message: str):
+    write_cell(tmp_path / "runs", "libero_10", "baku", 0.1, 0, 0.2)
+    path = tmp_path / "runs" / "libero_10" / "baku" / "frac0.1-seed0-cpu.json"
+    cell = json.loads(path.read_text()) | change
+    path.write_text(json.dumps({k: v for k, v in cell.items() if v is not None}))
+    with pytest.raises(SystemExit, match=rf"frac0.1-seed0-cpu.json: .*{message}"):
+        load_cells(tmp_path / "runs")
+
+
 def test_comparisons_pair_only_identical_demos_and_test_against_baku(tmp_path: Path):
     root = tmp_path / "runs"
     write_cell(root, "libero_10", "baku", 1.0, 0, 0.00, demos="old")

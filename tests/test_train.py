@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -106,6 +107,24 @@ def test_a_killed_run_resumes_from_its_last_timed_checkpoint(tmp_path):
     rest = train(Regression(), counted, timed, tmp_path / "cut")["losses"]
     assert counted.calls == 20
     np.testing.assert_allclose(rest, full, rtol=1e-6)  # steps 1-20 from the step-20 checkpoint
+
+
+class Diverging(Regression):
+    """A loss that turns NaN at its `at`-th batch, as an exploding run's does."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at, self.calls = at, 0
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        self.calls += 1
+        return super().forward(batch) * (float("nan") if self.calls == self.at else 1.0)
+
+
+def test_a_non_finite_loss_stops_training_naming_step_and_run(tmp_path):
+    with pytest.raises(FloatingPointError, match=rf"{re.escape(str(tmp_path))}: loss is nan at step 20"):
+        train(Diverging(at=20), Data(), CFG, tmp_path)
+    assert (tmp_path / "latest").read_text() == "step_15"  # no checkpoint of the NaN weights
 
 
 def test_training_time_adds_up_over_resumes(tmp_path):

@@ -140,6 +140,13 @@ def _dataset(g: h5py.Group, path: Path, key: str, width: int | None, T: int | No
     return arr if dtype is None else arr.astype(dtype, copy=False)
 
 
+def _finite(arr: np.ndarray, path: Path, g: h5py.Group, key: str) -> np.ndarray:
+    """The array, refused if it holds NaN or inf: a policy would train on them without a word."""
+    if bad := arr.size - np.count_nonzero(np.isfinite(arr)):
+        raise DemoFileError(f"{path}: {g.name}/{key} holds {bad} NaN or inf values")
+    return arr
+
+
 def read_task_file(path: str | os.PathLike, *, images: bool = True, max_demos: int | None = None) -> TaskDemos:
     """Read and validate one task file (official or ours); raises DemoFileError naming file and key."""
     path = Path(path)
@@ -165,9 +172,11 @@ def read_task_file(path: str | os.PathLike, *, images: bool = True, max_demos: i
         for name in names[:max_demos]:
             g = f["data"][name]
             try:
-                actions = _dataset(g, path, "actions", 7, None, np.float32)
+                actions = _finite(_dataset(g, path, "actions", 7, None, np.float32), path, g, "actions")
                 T = len(actions)
-                states = _dataset(g, path, "states", None, T)
+                if T == 0:
+                    raise DemoFileError(f"{path}: {g.name} has 0 steps")
+                states = _finite(_dataset(g, path, "states", None, T), path, g, "states")
                 robot_states = _dataset(g, path, "robot_states", 9, T, np.float32)
                 if "obs" not in g:
                     raise DemoFileError(f"{path}: missing group {g.name}/obs")
