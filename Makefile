@@ -13,6 +13,7 @@ DATA    ?= data/demos
 DEMOS   ?=
 ATTEMPTS ?=
 VIDEO   ?= data/video
+RECIPE  ?= clean
 BIN     := $(VENV)/bin
 
 .PHONY: install bench test expert tables keysteps hma clean
@@ -25,7 +26,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml scripts/install.sh
 
 bench: install
 	$(BIN)/hilam bench --suite $(SUITE) --frac $(FRAC) --methods $(METHODS) --seeds $(SEEDS) --video $(VIDEO) \
-		--profile $(PROFILE) --workers $(WORKERS) --data $(DATA) --keep-every $(KEEP)
+		--profile $(PROFILE) --workers $(WORKERS) --data $(DATA) --keep-every $(KEEP) --recipe $(RECIPE)
 
 # Tables (Markdown, CSV, LaTeX) and plots under results/tables/, from results/runs/**/*.json alone
 tables: install

@@ -1,4 +1,5 @@
-"""Flat BAKU as a method of the harness: the BAKU network, MSE on action chunks, temporal ensembling."""
+"""Flat BAKU as a method of the harness: the BAKU network, MSE on action chunks, temporal ensembling; and the same
+policy on privileged simulator state instead of images (`baku_state`), a proxy whose cells need no rendering."""
 from __future__ import annotations
 
 from dataclasses import asdict, replace
@@ -27,8 +28,12 @@ class BakuMethod(Method):
     def build(self, data: DemoDataset) -> ActionChunkObjective:
         cfg = self.profile.baku
         cfg.lang_dim = self.lang.shape[1]
+        if self.observation == "state":
+            cfg.state_dim = data.state.shape[1]
         stats = data.stats()
-        return ActionChunkObjective(Baku(cfg), stats["proprio_mean"], stats["proprio_std"], lang_table=self.lang)
+        return ActionChunkObjective(Baku(cfg), stats.get("proprio_mean"), stats.get("proprio_std"),
+                                    lang_table=self.lang, state_mean=stats.get("state_mean"),
+                                    state_std=stats.get("state_std"))
 
     def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
         torch.manual_seed(seed)
@@ -48,7 +53,8 @@ class BakuMethod(Method):
         def predict(batch: dict) -> np.ndarray:
             return obj.predict(batch).float().cpu().numpy()
 
-        return ChunkPolicy(predict, self.instructions, self.profile.image_size, self.profile.baku.head.chunk)
+        return ChunkPolicy(predict, self.instructions, self.profile.image_size, self.profile.baku.head.chunk,
+                           state_width=self.profile.baku.state_dim)
 
     def describe(self) -> dict:
         n = sum(p.numel() for p in self.objective.model.parameters()) if self.objective else None
@@ -62,3 +68,14 @@ class BakuL1(BakuMethod):
     def __init__(self, profile, instructions):
         baku = replace(profile.baku, head=replace(profile.baku.head, loss="l1"))
         super().__init__(replace(profile, baku=baku), instructions)
+
+
+class BakuState(BakuMethod):
+    """Flat BAKU on the privileged simulator state (`hilam.data.dataset.privileged_state`, standardised per task)
+    instead of cameras and proprio: same language token, trunk, head, chunking, ensembling and trainer. Nothing is
+    rendered for its demos or its evaluation, so a cell costs minutes: the proxy for how imitable demos are."""
+    name = "baku_state"
+    observation = "state"
+
+    def __init__(self, profile, instructions):
+        super().__init__(replace(profile, baku=replace(profile.baku, cameras=(), proprio_dim=0)), instructions)

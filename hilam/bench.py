@@ -19,6 +19,7 @@ from accelerate import PartialState
 from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.data.generate import GenerateConfig, generate
+from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, get_recipe
 from hilam.envs.suites import resolve_suite
 from hilam.envs.workers import core_share
 from hilam.evaluate import EvalConfig, evaluate, shard_journal
@@ -41,12 +42,14 @@ class CellConfig:
     results: str = "results/runs"
     tasks: tuple[int, ...] = ()  # empty = all tasks (subsets are for tests and quick checks)
     demos_per_task: int = 50  # size of the demo pool the fractions choose from
+    recipe: str = DEFAULT_RECIPE  # how the expert's demos are made (hilam.data.recipes); one recipe per data root
     keep_every: int = 0  # keep the last training phase's checkpoints at multiples of this step (0: only the last)
     force: bool = False
 
     def path(self) -> Path:
         suite = resolve_suite(self.suite).name
-        return Path(self.results) / suite / self.method / f"frac{self.frac:g}-seed{self.seed}-{self.profile}.json"
+        recipe = "" if self.recipe == LEGACY else f"-{self.recipe}"  # cells from before recipes keep their names
+        return Path(self.results) / suite / self.method / f"frac{self.frac:g}-seed{self.seed}-{self.profile}{recipe}.json"
 
 
 def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
@@ -55,11 +58,13 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
     run_dir, seed)` then trains the method, or loads it when training finished."""
     suite = resolve_suite(cell.suite).name
     profile = get_profile(cell.profile)
+    method_cls = get_method(cell.method)
     shared = profile.hilam.shared  # pretrained stages and their corpus live beside this cell's runs and data
     shared.place(cell.runs, cell.video)
     shared.video.workers = cell.workers
     stats = generate(GenerateConfig(suite=suite, root=cell.data, frac=cell.frac, workers=cell.workers, tasks=cell.tasks,
-                                    demos_per_task=cell.demos_per_task, max_attempts=2 * cell.demos_per_task))
+                                    demos_per_task=cell.demos_per_task, max_attempts=2 * cell.demos_per_task,
+                                    render=method_cls.observation == "images", recipe=cell.recipe))
     with_demos = tuple(s["task_id"] for s in stats if s.get("successes"))
     without = [s["task"] for s in stats if not s.get("successes")]
     if not with_demos:
@@ -67,8 +72,9 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
     if without:  # train on what exists; those tasks are still evaluated (and recorded) as they are
         print(f"[bench] WARNING: no expert demos for {without}; training without them", file=sys.stderr)
     data = DemoDataset(DatasetConfig(root=cell.data, suite=suite, frac=cell.frac, seed=0, tasks=with_demos,
-                                     chunk=profile.baku.head.chunk, image_size=profile.image_size))
-    method = get_method(cell.method)(profile, data.instructions)
+                                     chunk=profile.baku.head.chunk, image_size=profile.image_size,
+                                     observation=method_cls.observation))
+    method = method_cls(profile, data.instructions)
     method.keep_every = cell.keep_every
     made_by = {g for s in stats for g in (s.get("git"), s.get("extended_from", {}).get("git")) if g}
     origin = {"tasks_without_demos": without, "expert_git": sorted(made_by)}  # no commits: a user's files
@@ -84,6 +90,7 @@ def run_cell(cell: CellConfig) -> dict:
     origin = provenance()  # taken before the (hours-long) run, so later edits to the tree cannot mislabel it
     suite = resolve_suite(cell.suite).name
     profile = get_profile(cell.profile)
+    recipe = get_recipe(cell.recipe)  # refused before any work if unknown
     # one process, or one rank of `accelerate launch` (training and episodes shared); cpu as in the trainer
     procs = PartialState(cpu=not torch.cuda.is_available())
     if procs.num_processes > 1:
@@ -104,7 +111,8 @@ def run_cell(cell: CellConfig) -> dict:
     ev = evaluate(method.policy(), EvalConfig(suite=suite, episodes_per_task=profile.eval_episodes_per_task,
                                               max_steps=profile.eval_max_steps,
                                               tasks=cell.tasks, workers=workers, seed=cell.seed,
-                                              journal=str(journal), video_dir=str(run_dir / "videos"),
+                                              journal=str(journal), render=method.observation == "images",
+                                              video_dir=str(run_dir / "videos") if method.observation == "images" else "",
                                               rank=rank, world=world))
     result = {
         "suite": suite, "method": cell.method, "frac": cell.frac, "seed": cell.seed, "profile": cell.profile,
@@ -114,14 +122,16 @@ def run_cell(cell: CellConfig) -> dict:
         "protocol": ev["protocol"] | {"tasks": list(cell.tasks) or "all"},
         "train": train,
         "eval": {"seconds": ev["seconds"], "env_steps_per_s": ev["env_steps_per_s"], "workers": ev["workers"],
+                 "rendered": method.observation == "images",
                  "per_task": ev["per_task"], "errors": ev["errors"]},
         "data": {"source": "scripted expert (hilam)", "root": cell.data, "demos_per_task": data.demos_per_task,
+                 "recipe": recipe.record(), "observation": method.observation,
                  **data_origin, "fingerprint": data.fingerprint(),
                  "samples": len(data), "image_size": profile.image_size, "prepare_seconds": prepare_seconds},
         "method_config": method.describe(),
         "wall_seconds": time.perf_counter() - t0,
         "command": f"hilam bench --suite {suite} --frac {cell.frac:g} --methods {cell.method} --seeds {cell.seed} "
-                   f"--profile {cell.profile}",
+                   f"--profile {cell.profile} --recipe {cell.recipe} --data {cell.data}",
         "cell_config": asdict(cell),
         **origin,
     }
@@ -165,7 +175,7 @@ def parse_list(text: str, kind=str) -> list:
 
 def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str = "cpu",
           workers: int = 0, data: str = "data/demos", video: str = "data/video", keep_every: int = 0,
-          force: bool = False) -> list[dict]:
+          force: bool = False, recipe: str = DEFAULT_RECIPE) -> list[dict]:
     """Every (suite, fraction, method, seed) cell: finished ones are skipped, interrupted ones resume from their
     checkpoints, and a cell that fails is reported without stopping the sweep (exit status 1 at the end)."""
     rows, failed = [], []
@@ -174,7 +184,7 @@ def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list
             for m in methods:
                 for s in seeds:
                     cell = CellConfig(suite=suite, method=m, frac=frac, seed=s, profile=profile, workers=workers,
-                                      data=data, video=video, keep_every=keep_every, force=force)
+                                      data=data, video=video, keep_every=keep_every, force=force, recipe=recipe)
                     try:
                         rows.append(run_cell(cell))
                     except Exception as e:  # noqa: BLE001 (one broken cell must not end a night-long sweep)

@@ -43,6 +43,7 @@ class EvalConfig:
     max_steps: int = 0  # 0 = the suite's table value
     workers: int = 0  # 0 = number of CPU cores
     image_size: int = 128
+    render: bool = True  # False: no cameras (state-based policies); physics and outcomes are the same either way
     video_dir: str = ""  # if set: mp4 of the first episode of each task
     seed: int = 0
     journal: str = ""  # if set: a JSON-lines record of finished episodes; a rerun skips them (resumable)
@@ -270,7 +271,7 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
     bar = tqdm(total=len(todo) + len(finished), initial=len(finished), desc=f"eval {resolve_suite(cfg.suite).name}",
                unit="ep", dynamic_ncols=True)
 
-    with EnvWorkers(n_workers, image_size=cfg.image_size) as workers:
+    with EnvWorkers(n_workers, image_size=cfg.image_size, render=cfg.render) as workers:
 
         def start(slots: list[int]) -> None:
             """Reset idle slots onto the next queued episodes (in parallel); a failed reset fails its episode."""

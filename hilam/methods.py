@@ -21,6 +21,9 @@ class Method(abc.ABC):
     name: str = ""
     keep_every: int = 0  # the bench's --keep-every: the last training phase keeps its checkpoints at these steps
     final_phase: str = ""  # subdirectory of the run directory holding the last training phase's checkpoints
+    # what the policy reads: "images" (rendered cameras + proprio) or "state" (privileged simulator state; its demos
+    # and evaluation render nothing)
+    observation: str = "images"
 
     def __init__(self, profile: Profile, instructions: list[str]):
         self.profile = profile

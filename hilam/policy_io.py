@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from hilam.data.dataset import proprio_of, resize_images
+from hilam.data.dataset import pad_state, privileged_state, proprio_of, resize_images
 from hilam.data.schema import IMAGE_KEYS
 from hilam.models.heads import TemporalEnsemble
 
@@ -34,13 +34,29 @@ class Normalizer(torch.nn.Module):
         return (torch.as_tensor(x, dtype=torch.float32, device=self.mean.device) - self.mean) / self.std
 
 
+class TaskNormalizer(torch.nn.Module):
+    """Standardises the privileged state with per-task statistics (rows = task ids), kept as buffers. Dimensions
+    that never move in a task's demos (std < 1e-3) are centred, not scaled up."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(np.maximum(std, 1e-3), dtype=torch.float32))
+
+    def forward(self, x, task) -> torch.Tensor:
+        t = torch.as_tensor(task, device=self.mean.device)
+        return (torch.as_tensor(x, dtype=torch.float32, device=self.mean.device) - self.mean[t]) / self.std[t]
+
+
 class ChunkPolicy:
     """Evaluator policy for a model predicting action chunks: one batched call per step, then temporal
-    ensembling per slot (BAKU's exp(-0.01 i) weights)."""
+    ensembling per slot (BAKU's exp(-0.01 i) weights). It feeds images and proprio, or with `state_width` > 0 the
+    privileged simulator state padded to that width (state-based policies, evaluated without rendering)."""
 
     def __init__(self, predict: Callable[[dict, np.ndarray], np.ndarray], instructions: list[str],
-                 image_size: int, chunk: int, ensemble_k: float = 0.01):
+                 image_size: int, chunk: int, ensemble_k: float = 0.01, state_width: int = 0):
         self.predict, self.image_size, self.chunk, self.k = predict, image_size, chunk, ensemble_k
+        self.state_width = state_width
         self.task_index = {text: i for i, text in enumerate(instructions)}
         self.ensembles: dict[int, TemporalEnsemble] = {}
 
@@ -48,8 +64,11 @@ class ChunkPolicy:
         self.ensembles[slot] = TemporalEnsemble(self.chunk, self.k)
 
     def act(self, obs: list[dict], slots: list[int]) -> np.ndarray:
-        batch = {k: resize_images(np.stack([o[k] for o in obs]), self.image_size) for k in IMAGE_KEYS}
-        batch["proprio"] = np.stack([proprio_of(o) for o in obs])
+        if self.state_width:
+            batch = {"state": np.stack([pad_state(privileged_state(o["sim_state"]), self.state_width) for o in obs])}
+        else:
+            batch = {k: resize_images(np.stack([o[k] for o in obs]), self.image_size) for k in IMAGE_KEYS}
+            batch["proprio"] = np.stack([proprio_of(o) for o in obs])
         batch["task"] = np.asarray([self.task_index[o["language"]] for o in obs])
         chunks = self.predict(batch)
         return np.stack([self.ensembles[s](c) for s, c in zip(slots, chunks)])

@@ -46,6 +46,20 @@ def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     assert any(not torch.equal(last[k], v) for k, v in method.objective.state_dict().items())
 
 
+def test_state_cell_renders_nothing_and_records_its_recipe(tmp_path):
+    """baku_state: demos from the state pass alone, evaluation without cameras; the recipe names the cell."""
+    cell = CellConfig(suite="object", method="baku_state", frac=1.0, seed=0, profile="smoke", workers=1,
+                      data=str(tmp_path / "demos"), runs=str(tmp_path / "runs"), results=str(tmp_path / "results"),
+                      tasks=(3,), demos_per_task=1, recipe="dart10")
+    r = run_cell(cell)
+    assert REQUIRED <= set(r) and r["episodes"] == 1
+    assert cell.path().name == "frac1-seed0-smoke-dart10.json"
+    assert r["data"]["recipe"]["name"] == "dart10" and r["data"]["observation"] == "state"
+    assert r["eval"]["rendered"] is False and r["method_config"]["model"]["cameras"] == ()
+    assert not list((tmp_path / "demos").rglob("*.hdf5"))  # nothing was rendered
+    assert CellConfig(**{**cell.__dict__, "recipe": "clean"}).path().name == "frac1-seed0-smoke.json"
+
+
 def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path, object_demos):
     """The whole HiLAM pipeline on the real simulator: corpus rendering, IDM/FDM, H-Net skills, pi^h/pi^l."""
     cell = CellConfig(suite="object", method="hilam", frac=0.5, seed=0, profile="smoke", workers=1,

@@ -2,7 +2,8 @@
 
 Every step of every selected demo is one sample. Demos are chosen per task by the nested data
 fraction (`fractions.py`); images stay uint8 in RAM and batches are gathered with NumPy indexing,
-so a training step never waits on I/O or decoding.
+so a training step never waits on I/O or decoding. With `observation="state"` a sample holds the
+privileged simulator state instead of images and proprio (state-based policies: nothing is rendered).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hilam.data.fractions import select_demos
-from hilam.data.schema import IMAGE_KEYS, Demo, DemoFileError, read_task_file, task_file
+from hilam.data.schema import IMAGE_KEYS, Demo, DemoFileError, file_attrs, read_task_file, task_file
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 
 
@@ -27,6 +28,27 @@ class DatasetConfig:
     chunk: int = 10  # action chunk length (BAKU: 10)
     image_size: int = 0  # 0 = as stored; smaller sizes are area-downsampled once at load
     tasks: tuple[int, ...] = ()  # empty = every task of the suite
+    observation: str = "images"  # "images" (cameras + proprio) or "state" (privileged simulator state)
+
+    def __post_init__(self):
+        if self.observation not in OBSERVATIONS:
+            raise ValueError(f"unknown observation {self.observation!r}; known: {', '.join(OBSERVATIONS)}")
+
+
+OBSERVATIONS = ("images", "state")
+
+
+def privileged_state(states: np.ndarray) -> np.ndarray:
+    """What state-based policies read: LIBERO's flattened MuJoCo state (time, qpos, qvel) without its time field,
+    (..., D - 1) float32. The one place it is made, from stored `states` and from the evaluator's observations."""
+    return np.asarray(states, np.float32)[..., 1:]
+
+
+def pad_state(state: np.ndarray, width: int) -> np.ndarray:
+    """Zero-pad (..., d) to (..., width): tasks' scenes hold different objects, so their states differ in size."""
+    if state.shape[-1] > width:
+        raise ValueError(f"a state of width {state.shape[-1]} does not fit the policy's {width}")
+    return np.pad(state, [(0, 0)] * (state.ndim - 1) + [(0, width - state.shape[-1])])
 
 
 def proprio_of(obs: dict) -> np.ndarray:
@@ -48,10 +70,18 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
 
 
-def selected_demos(root: str, suite: str, task: TaskSpec, frac: float, seed: int = 0) -> list[Demo]:
-    """The demos of one task that data fraction `frac` selects, read from its task file under `root`."""
+def selected_demos(root: str, suite: str, task: TaskSpec, frac: float, seed: int = 0,
+                   images: bool = True) -> list[Demo]:
+    """The demos of one task that data fraction `frac` selects, read from its task file under `root`. Without
+    images, the expert's cached state pass serves (nothing rendered), unless the task file is a user's."""
+    from hilam.data.generate import SOURCE, cached_state_demos
+
     path = task_file(root, suite, task.name)
-    td = read_task_file(path)
+    if not images and not (path.exists() and file_attrs(path).get("source") != SOURCE):
+        pool = cached_state_demos(root, task)
+        if pool is not None:
+            return [pool[i] for i in select_demos(task.name, len(pool), frac, seed)]
+    td = read_task_file(path, images=images)
     wanted = select_demos(task.name, int(td.attrs.get("pool_size", len(td.demos))), frac, seed)
     by_id = dict(zip(td.demo_ids, td.demos))
     missing = [i for i in wanted if i not in by_id]
@@ -67,8 +97,9 @@ class DemoDataset:
     def __init__(self, cfg: DatasetConfig):
         self.cfg = cfg
         suite = resolve_suite(cfg.suite)
-        images = {k: [] for k in IMAGE_KEYS}
-        proprio, actions, task_ix, starts, lengths = [], [], [], [], []
+        use_images = cfg.observation == "images"
+        images = {k: [] for k in IMAGE_KEYS} if use_images else {}
+        proprio, states, actions, task_ix, starts, lengths = [], [], [], [], [], []
         # every task of the suite has a row (index = task id), so policies know instructions they never saw
         self.instructions: list[str] = [t.language for t in task_specs(suite.name)]
         self.demos_per_task: dict[str, int] = {}
@@ -76,19 +107,24 @@ class DemoDataset:
         for task in task_specs(suite.name):
             if cfg.tasks and task.task_id not in cfg.tasks:
                 continue
-            wanted = selected_demos(cfg.root, suite.name, task, cfg.frac, cfg.seed)
+            wanted = selected_demos(cfg.root, suite.name, task, cfg.frac, cfg.seed, images=use_images)
             self.demos_per_task[task.name] = len(wanted)
             for d in wanted:
-                for k in IMAGE_KEYS:
+                for k in images:
                     images[k].append(resize_images(d.obs[k], cfg.image_size))
-                proprio.append(proprio_of(d.obs))
+                if use_images:
+                    proprio.append(proprio_of(d.obs))
+                else:
+                    states.append(privileged_state(d.states))
                 actions.append(d.actions.astype(np.float32))
                 task_ix.append(np.full(len(d), task.task_id, np.int64))
                 starts.append(offset)
                 lengths.append(len(d))
                 offset += len(d)
         self.images = {k: np.concatenate(v) for k, v in images.items()}
-        self.proprio = np.concatenate(proprio)
+        self.proprio = np.concatenate(proprio) if use_images else None
+        width = max((x.shape[1] for x in states), default=0)
+        self.state = np.concatenate([pad_state(x, width) for x in states]) if states else None  # (N, width)
         self.actions = np.concatenate(actions)
         self.task = np.concatenate(task_ix)
         # for each step: the index of its demo's last step, so chunks never cross into the next demo
@@ -106,15 +142,15 @@ class DemoDataset:
         return len(self.actions)
 
     def batch(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Samples at step indices `idx`: uint8 images, proprio, task index, (B, chunk, 7) actions and mask."""
+        """Samples at step indices `idx`: uint8 images and proprio (or the state), task index, (B, chunk, 7) actions
+        and mask."""
         idx = np.asarray(idx)
         steps = idx[:, None] + np.arange(self.cfg.chunk)[None]
         mask = steps <= self.last[idx][:, None]
         steps = np.minimum(steps, self.last[idx][:, None])  # pad past the end with the final action
         out = {k: v[idx] for k, v in self.images.items()}
-        out |= {"proprio": self.proprio[idx], "task": self.task[idx], "actions": self.actions[steps],
-                "action_mask": mask}
-        return out
+        out |= {"proprio": self.proprio[idx]} if self.state is None else {"state": self.state[idx]}
+        return out | {"task": self.task[idx], "actions": self.actions[steps], "action_mask": mask}
 
     def __getitem__(self, i: int) -> dict[str, np.ndarray]:
         return {k: v[0] for k, v in self.batch(np.asarray([i])).items()}
@@ -128,7 +164,18 @@ class DemoDataset:
         return h.hexdigest()[:10]
 
     def stats(self) -> dict[str, np.ndarray]:
-        """Per-dimension mean/std/min/max of actions and proprio, for normalisation saved with checkpoints."""
-        return {f"{name}_{s}": getattr(np, s)(arr, axis=0)
-                for name, arr in (("actions", self.actions), ("proprio", self.proprio))
-                for s in ("mean", "std", "min", "max")}
+        """Per-dimension mean/std/min/max of actions and proprio, for normalisation saved with checkpoints; for
+        the state, mean and std per task (`state_mean`, `state_std`: (suite tasks, width); a task's objects differ in
+        meaning from another's, so one task's state dims are standardised by its own demos; rows of tasks without
+        demos are 0 and 1)."""
+        out = {f"{name}_{s}": getattr(np, s)(arr, axis=0)
+               for name, arr in (("actions", self.actions), ("proprio", self.proprio)) if arr is not None
+               for s in ("mean", "std", "min", "max")}
+        if self.state is not None:
+            n = len(self.instructions)
+            out["state_mean"] = np.zeros((n, self.state.shape[1]), np.float32)
+            out["state_std"] = np.ones((n, self.state.shape[1]), np.float32)
+            for t in np.unique(self.task):
+                rows = self.state[self.task == t]
+                out["state_mean"][t], out["state_std"][t] = rows.mean(0), rows.std(0)
+        return out

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from hilam.atomic import atomic_savez, write_json
 from hilam.data.fractions import select_demos
+from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, get_recipe
 from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, file_attrs, read_task_file,
                                stored_demo_ids, task_file, write_task_file)
 from hilam.envs.cpu_math import math_in_use, pinned_math
@@ -50,6 +51,7 @@ class GenerateConfig:
     workers: int = 0  # 0 = number of CPU cores
     seed: int = 0
     tasks: tuple[int, ...] = ()  # empty = every task of the suite
+    recipe: str = DEFAULT_RECIPE  # how the expert's episodes are made (hilam.data.recipes); recorded in every file
 
 
 def episode_seed(seed: int, task: TaskSpec, attempt: int) -> int:
@@ -58,7 +60,12 @@ def episode_seed(seed: int, task: TaskSpec, attempt: int) -> int:
 
 
 def _states_path(cfg: GenerateConfig, task: TaskSpec) -> Path:
-    return Path(cfg.root) / task.suite / "states" / f"{task.name}.npz"
+    return states_path(cfg.root, task)
+
+
+def states_path(root: str | os.PathLike, task: TaskSpec) -> Path:
+    """The state pass's episodes of one task (npz: states_i, actions_i, seed_i)."""
+    return Path(root) / task.suite / "states" / f"{task.name}.npz"
 
 
 def stats_path(root: str | os.PathLike, task: TaskSpec) -> Path:
@@ -69,12 +76,22 @@ def _pass_done(stats: dict, cfg: GenerateConfig) -> bool:
     return stats["successes"] >= cfg.demos_per_task or stats["attempts"] >= cfg.max_attempts
 
 
+class RecipeMismatch(ValueError):
+    """Demos under a root were made with another recipe than the one asked for."""
+
+
 def _cached_pass(task: TaskSpec, cfg: GenerateConfig) -> dict | None:
-    """The stats of the task's cached state pass (episodes and stats both written), else None."""
+    """The stats of the task's cached state pass (episodes and stats both written), else None. A pass made with
+    another demo recipe is refused: one root holds the demos of one recipe."""
     stats_file = stats_path(cfg.root, task)
     if not (_states_path(cfg, task).exists() and stats_file.exists()):
         return None
-    return json.loads(stats_file.read_text())
+    stats = json.loads(stats_file.read_text())
+    made = stats.get("recipe", {}).get("name", LEGACY)
+    if made != cfg.recipe:
+        raise RecipeMismatch(f"{stats_file}: the demos under {cfg.root} were made with recipe {made!r}, this run asks "
+                             f"for {cfg.recipe!r}; give this recipe its own data root (--data)")
+    return stats
 
 
 def finished_state_pass(task: TaskSpec, cfg: GenerateConfig) -> dict | None:
@@ -94,7 +111,8 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     from hilam.envs.libero_env import LiberoEnv
 
     max_steps = resolve_suite(task.suite).max_steps
-    env = LiberoEnv(task, render=False)
+    recipe = get_recipe(cfg.recipe)
+    env = LiberoEnv(task, render=False, start_noise=recipe.start_noise)
     episodes, failures, attempts = [], [], 0
     if cached:
         with np.load(path) as z:
@@ -106,7 +124,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
         seed = episode_seed(cfg.seed, task, attempts)
         attempts += 1
         try:
-            ep = expert_episode(env, seed, max_steps)
+            ep = expert_episode(env, seed, max_steps, action_noise=recipe.action_noise)
             ok = ep.success
             steps += len(ep.actions)
             if not ok:
@@ -132,7 +150,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
              "success_rate": len(episodes) / max(attempts, 1),
              "mean_length": float(np.mean(lengths)) if lengths else None,
              "state_pass_seconds": seconds, "state_pass_steps_per_s": steps / max(seconds, 1e-9),
-             "git": git_commit(), "cpu_math": math_in_use(),
+             "git": git_commit(), "cpu_math": math_in_use(), "recipe": recipe.record(),
              "failures": failures}
     if cached:  # the episodes it kept were made by that pass's code
         stats["extended_from"] = {k: cached.get(k) for k in ("successes", "attempts", "git")}
@@ -144,6 +162,17 @@ def load_state_episodes(cfg: GenerateConfig, task: TaskSpec) -> list[tuple[np.nd
     with np.load(_states_path(cfg, task)) as z:
         n = sum(1 for k in z.files if k.startswith("actions_"))
         return [(z[f"states_{i}"], z[f"actions_{i}"]) for i in range(n)]
+
+
+def cached_state_demos(root: str | os.PathLike, task: TaskSpec) -> list[Demo] | None:
+    """The task's whole state-pass pool as demos without observations (what a state-based policy needs; nothing
+    rendered), or None if no pass is cached under `root`."""
+    path = states_path(root, task)
+    if not (path.exists() and stats_path(root, task).exists()):
+        return None
+    with np.load(path) as z:
+        n = sum(1 for k in z.files if k.startswith("actions_"))
+        return [Demo(actions=z[f"actions_{i}"], states=z[f"states_{i}"], obs={}) for i in range(n)]
 
 
 def render_episode(env, states: np.ndarray, actions: np.ndarray) -> Demo:
@@ -220,8 +249,8 @@ def _write(path: Path, demos: dict[int, Demo], task: TaskSpec, cfg: GenerateConf
                                "controller": "OSC_POSE", "control_freq": 20}}
     write_task_file(path, [demos[i] for i in ids], ids=ids, language=task.language, problem_name=task.name,
                     bddl_file_name=task.bddl_file, env_args=env_args,
-                    extra_attrs={"pool_size": pool_size,
-                                 "source": SOURCE, "generate_config": json.dumps(asdict(cfg))})
+                    extra_attrs={"pool_size": pool_size, "source": SOURCE, "generate_config": json.dumps(asdict(cfg)),
+                                 "recipe": json.dumps(get_recipe(cfg.recipe).record())})
 
 
 def _task_worker(task: TaskSpec, cfg: GenerateConfig, progress) -> dict:
@@ -244,7 +273,10 @@ def generate(cfg: GenerateConfig) -> list[dict]:
     from hilam.envs.gl import render_threads, select_gl_backend, use_render_threads
 
     suite = resolve_suite(cfg.suite)
+    get_recipe(cfg.recipe)  # an unknown recipe is refused before any work
     tasks = [t for t in task_specs(suite.name) if not cfg.tasks or t.task_id in cfg.tasks]
+    for t in tasks:
+        _cached_pass(t, cfg)  # demos of another recipe under this root are refused here, not inside a worker
     workers = min(cfg.workers or os.cpu_count() or 1, len(tasks))
     if cfg.render:
         select_gl_backend()  # probe once here; workers inherit the choice
@@ -271,4 +303,8 @@ def generate(cfg: GenerateConfig) -> list[dict]:
             time.sleep(0.2)
     bar.close()
     manager.shutdown()
+    broken = [r for r in results if "error" in r]
+    if broken:  # a task that could not be made is an error of the run, never a task silently left out
+        raise RuntimeError("demo generation failed for " + "; ".join(
+            f"{r['task']}: {r['error'].strip().splitlines()[-1]}" for r in broken) + f" (root {cfg.root})")
     return sorted(results, key=lambda r: r.get("task_id", -1))

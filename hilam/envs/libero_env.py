@@ -40,8 +40,10 @@ class LiberoEnv:
     """A reusable LIBERO env for one task, with or without camera rendering."""
 
     def __init__(self, task: TaskSpec, render: bool = True, image_size: int = 128, seed: int = 0,
-                 cameras: tuple[str, ...] = tuple(CAMERAS)):
-        """`cameras`: which official image keys to render (each costs ~45 ms a frame on a CPU)."""
+                 cameras: tuple[str, ...] = tuple(CAMERAS), start_noise: float = 0.0):
+        """`cameras`: which official image keys to render (each costs ~45 ms a frame on a CPU). `start_noise`: std
+        (rad) of robosuite's Gaussian noise on the arm joints at each random reset (LIBERO turns it off; demo
+        recipes turn it on; evaluation envs keep it off, so their seeded resets draw what they always drew)."""
         from libero.libero.envs.env_wrapper import ControlEnv
 
         self.task = task
@@ -56,6 +58,7 @@ class LiberoEnv:
             camera_heights=image_size,
             camera_widths=image_size,
             hard_reset=False,  # reset() resamples placements in the same simulator
+            initialization_noise={"magnitude": start_noise, "type": "gaussian"} if start_noise else None,
         )
         self._env.seed(seed)
         self._fixture_frames = self._xml_fixture_frames()

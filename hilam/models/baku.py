@@ -1,6 +1,7 @@
 """BAKU (Haldar et al. 2024): shared FiLM-ResNet over both cameras, proprio and language MLPs, a causal
 GPT trunk over [lang, cameras..., proprio, ACTION] read out at the learned ACTION token, and an
-action-chunk head. HiLAM's pi^h / pi^l reuse these blocks with other heads and extra tokens."""
+action-chunk head. HiLAM's pi^h / pi^l reuse these blocks with other heads and extra tokens. The state-based
+variant (no cameras, no proprio, `state_dim` > 0) reads one token of privileged simulator state instead."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -19,8 +20,9 @@ CAMERAS = ("agentview_rgb", "eye_in_hand_rgb")
 @dataclass
 class BakuConfig:
     image_size: int = 128
-    cameras: tuple[str, ...] = CAMERAS
-    proprio_dim: int = 9
+    cameras: tuple[str, ...] = CAMERAS  # () = no image encoder
+    proprio_dim: int = 9  # 0 = no proprio token
+    state_dim: int = 0  # > 0: a token of the (standardised) privileged simulator state, through an MLP
     lang_dim: int = 384  # input embedding width (MiniLM 384, T5-small 512)
     repr_dim: int = 512  # width of every observation token before the trunk
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -40,8 +42,12 @@ class Baku(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.lang = mlp(cfg.lang_dim, cfg.repr_dim, cfg.repr_dim)
-        self.image = FiLMResNetEncoder(replace(cfg.encoder, cond_dim=cfg.repr_dim, out_dim=cfg.repr_dim))
-        self.proprio = mlp(cfg.proprio_dim, cfg.repr_dim, cfg.repr_dim)
+        if cfg.cameras:
+            self.image = FiLMResNetEncoder(replace(cfg.encoder, cond_dim=cfg.repr_dim, out_dim=cfg.repr_dim))
+        if cfg.proprio_dim:
+            self.proprio = mlp(cfg.proprio_dim, cfg.repr_dim, cfg.repr_dim)
+        if cfg.state_dim:
+            self.state = mlp(cfg.state_dim, cfg.repr_dim, cfg.repr_dim)
         # stand-ins for inputs a data source lacks (action-free video has no wrist camera, no proprio)
         self.absent = nn.Parameter(torch.randn(len(cfg.cameras) + 1, cfg.repr_dim) * 0.02)
         self.action_token = nn.Parameter(torch.randn(1, 1, cfg.repr_dim) * 0.02)
@@ -49,20 +55,23 @@ class Baku(nn.Module):
         self.trunk = GPT(cfg.gpt)
         self.head = DeterministicHead(cfg.gpt.n_embd, cfg.head)
 
-    def tokens(self, images: dict[str, torch.Tensor], proprio: torch.Tensor | None, lang: torch.Tensor) -> torch.Tensor:
-        """(B, 2 + n_cameras, repr_dim) observation tokens: language, cameras, proprio. A camera missing from
-        `images` or `proprio=None` gets a learned stand-in token, so the token layout never changes."""
+    def tokens(self, images: dict[str, torch.Tensor], proprio: torch.Tensor | None, lang: torch.Tensor,
+               state: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, tokens, repr_dim) observation tokens: language, cameras, state, proprio (those the config has). A
+        camera missing from `images` or `proprio=None` gets a learned stand-in token, so the layout never changes."""
         l = self.lang(lang)
         slot = lambda i: self.absent[i].expand(len(l), -1)  # noqa: E731
         view = lambda x: random_shift(x, self.cfg.shift_pad) if self.training and self.cfg.shift_pad else x  # noqa: E731
         cams = [self.image(view(images[k]), l) if k in images else slot(i) for i, k in enumerate(self.cfg.cameras)]
-        prop = self.proprio(proprio) if proprio is not None else slot(len(self.cfg.cameras))
-        return torch.stack([l, *cams, prop], dim=1)
+        st = [self.state(state)] if self.cfg.state_dim else []
+        prop = [self.proprio(proprio) if proprio is not None else slot(len(self.cfg.cameras))] if self.cfg.proprio_dim else []
+        return torch.stack([l, *cams, *st, *prop], dim=1)
 
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append the ACTION token, run the trunk, read out at the ACTION token: (B, n_embd)."""
         act = self.action_token.expand(tokens.shape[0], -1, -1)
         return self.trunk(self.to_trunk(torch.cat([tokens, act], dim=1)))[:, -1]
 
-    def forward(self, images: dict[str, torch.Tensor], proprio: torch.Tensor | None, lang: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(self.tokens(images, proprio, lang)))
+    def forward(self, images: dict[str, torch.Tensor], proprio: torch.Tensor | None, lang: torch.Tensor,
+                state: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(self.tokens(images, proprio, lang, state)))

@@ -17,17 +17,24 @@ class ExpertEpisode:
     reason: str | None = None  # why the expert gave up, when it did
 
 
-def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.ndarray | None = None) -> ExpertEpisode:
+def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.ndarray | None = None,
+                   action_noise: float = 0.0) -> ExpertEpisode:
     """Reset (seeded random placement, or `init_state`), then run the expert until success, the end of its
-    plan, or `max_steps`. Stops at the first successful step, as the official demos do."""
+    plan, or `max_steps`. Stops at the first successful step, as the official demos do. With `action_noise`
+    (DART) the env executes the expert's action plus N(0, action_noise^2) on the arm dims 0-5, clipped to
+    [-1, 1], while `actions` records the clean action; the noise has its own seeded stream."""
     env.reset(init_state=init_state, seed=seed)
     expert = ScriptedExpert(env, np.random.default_rng(seed))
     expert.reset()
+    noise = np.random.default_rng([seed, 1])
     states, actions = [], []
     while len(actions) < max_steps and not expert.done:
         states.append(env.get_state())
         actions.append(expert.act())
-        env.step(actions[-1])
+        executed = actions[-1].copy()
+        if action_noise > 0:
+            executed[:6] = np.clip(executed[:6] + noise.normal(0.0, action_noise, 6), -1.0, 1.0)
+        env.step(executed)
         if env.success():
             return ExpertEpisode(True, np.asarray(states), np.asarray(actions))
     return ExpertEpisode(False, np.asarray(states), np.asarray(actions), expert.reason)

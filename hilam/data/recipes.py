@@ -1,0 +1,43 @@
+"""Demo recipes: how the scripted expert's demonstrations are made, beyond the expert itself.
+
+A scripted closed-loop expert repeats near-identical trajectories from one robot start pose, so a cloned
+policy that drifts off them has never seen a correction. Two classic remedies, both recorded in every demo
+file and results cell:
+- start noise: Gaussian noise on the arm's joints at reset, robosuite's own `initialization_noise`
+  (robosuite's default is 0.02 rad; LIBERO's `ControlEnv` turns it off, while LIBERO's official init states
+  carry joint noise of 0.013-0.025 rad per joint);
+- DART (Laskey et al., CoRL 2017, "DART: Noise Injection for Robust Imitation Learning"): the env executes the
+  expert's action plus Gaussian noise on the 6 arm dimensions while the demo records the clean action, so the
+  demos visit off-trajectory states and show the expert's correction from there.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class DemoRecipe:
+    name: str
+    start_noise: float = 0.0  # std (rad) of Gaussian noise on the 7 arm joints at reset
+    action_noise: float = 0.0  # std of Gaussian noise added to the executed arm action dims 0-5 (action units)
+
+    def record(self) -> dict:
+        """What demo files and cells store about the recipe."""
+        return asdict(self)
+
+
+RECIPES: dict[str, DemoRecipe] = {r.name: r for r in (
+    DemoRecipe("clean"),  # the expert as it is: one start pose, no noise (every demo made before recipes existed)
+    DemoRecipe("start", start_noise=0.02),  # robosuite's default joint noise at reset
+    DemoRecipe("dart10", start_noise=0.02, action_noise=0.1),
+    DemoRecipe("dart20", start_noise=0.02, action_noise=0.2),
+)}
+LEGACY = "clean"  # what a demo cache or cell that records no recipe was made with
+DEFAULT_RECIPE = "clean"
+
+
+def get_recipe(name: str) -> DemoRecipe:
+    """The named recipe; an unknown name is refused with the known ones."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown demo recipe {name!r}; known: {', '.join(RECIPES)}")
+    return RECIPES[name]

@@ -1,0 +1,55 @@
+"""Demo recipes on the real simulator: start noise through robosuite's own reset noise, DART's clean labels under
+noisy execution, the recipe recorded in every file, one recipe per data root."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hilam.data.expert.rollout import expert_episode
+from hilam.data.generate import GenerateConfig, RecipeMismatch, generate, stats_path
+from hilam.data.recipes import get_recipe
+from hilam.data.schema import file_attrs, task_file
+from hilam.envs.libero_env import LiberoEnv
+from hilam.envs.suites import task_spec
+
+TASK = ("libero_object", 3)
+
+
+def test_start_noise_moves_the_arm_joints_at_each_reset_and_only_then():
+    task = task_spec(*TASK)
+    clean, noisy = LiberoEnv(task, render=False), LiberoEnv(task, render=False, start_noise=0.02)
+    joints = {name: [env.reset(seed=s)["joint_states"] for s in (1, 2)] for name, env in (("clean", clean),
+                                                                                          ("noisy", noisy))}
+    np.testing.assert_allclose(*joints["clean"], atol=1e-6)  # one start pose, whatever the placement seed
+    spread = np.abs(joints["noisy"][0] - joints["noisy"][1])
+    assert 0.002 < spread.mean() < 0.1  # ~0.02 rad per joint, twice
+    np.testing.assert_allclose(noisy.reset(seed=1)["joint_states"], joints["noisy"][0])  # seeded: reproducible
+
+
+def test_dart_executes_noisy_actions_but_records_the_experts_clean_ones():
+    env = LiberoEnv(task_spec(*TASK), render=False)
+    clean = expert_episode(env, seed=5, max_steps=60)
+    noisy = expert_episode(env, seed=5, max_steps=60, action_noise=0.2)
+    np.testing.assert_array_equal(noisy.states[0], clean.states[0])
+    np.testing.assert_array_equal(noisy.actions[0], clean.actions[0])  # the expert's action, not the executed one
+    assert not np.allclose(noisy.states[1], clean.states[1])  # what ran was perturbed
+    assert np.abs(noisy.actions).max() <= 1.0
+    # replaying the recorded (clean) actions does not reproduce the noisy states: the labels are not what was run
+    env.reset(seed=5)
+    env.step(noisy.actions[0])
+    assert not np.allclose(env.get_state(), noisy.states[1])
+
+
+def test_the_recipe_is_recorded_and_a_root_of_another_recipe_is_refused(tmp_path):
+    cfg = GenerateConfig(suite=TASK[0], tasks=(TASK[1],), root=str(tmp_path), demos_per_task=1, max_attempts=3,
+                         workers=1, image_size=32, recipe="dart20")
+    (stats,) = generate(cfg)
+    task = task_spec(*TASK)
+    assert json.loads(stats_path(tmp_path, task).read_text())["recipe"] == get_recipe("dart20").record()
+    assert json.loads(file_attrs(task_file(tmp_path, *TASK[:1], task.name))["recipe"])["action_noise"] == 0.2
+    with pytest.raises(RecipeMismatch, match="made with recipe 'dart20', this run asks for 'clean'"):
+        generate(GenerateConfig(**{**cfg.__dict__, "recipe": "clean"}))
+    with pytest.raises(ValueError, match="unknown demo recipe 'noisy'"):
+        generate(GenerateConfig(**{**cfg.__dict__, "recipe": "noisy"}))

@@ -1,0 +1,107 @@
+"""State-based BAKU without a simulator: the dataset reads the expert's state pass (nothing rendered), pads the
+tasks' states to one width and standardises them per task; the policy feeds the evaluator's `sim_state` the same way."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hilam.data.dataset import DatasetConfig, DemoDataset, pad_state, privileged_state
+from hilam.data.generate import stats_path, states_path
+from hilam.envs.suites import task_specs
+from hilam.methods import get_method
+from hilam.profiles import get_profile
+
+SUITE = "libero_object"
+TASKS = (0, 1)
+WIDTH = {0: 9, 1: 13}  # flattened state sizes (time included) differ per task: another set of objects
+
+
+def write_state_pass(root, task, n: int, width: int, seed: int) -> list[np.ndarray]:
+    """A state-pass cache as the generator leaves it (npz + stats), with `n` episodes of random states."""
+    rng = np.random.default_rng(seed)
+    states = [rng.normal(loc=task.task_id * 10, size=(5 + i, width)) for i in range(n)]
+    arrays = {}
+    for i, s in enumerate(states):
+        arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = s, rng.uniform(-1, 1, (len(s), 7)), i
+    path = states_path(root, task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    stats_path(root, task).write_text(json.dumps({"successes": n, "attempts": n}))
+    return states
+
+
+@pytest.fixture
+def state_root(tmp_path):
+    specs = task_specs(SUITE)
+    made = {t: write_state_pass(tmp_path, specs[t], 4, WIDTH[t], seed=t) for t in TASKS}
+    return tmp_path, made
+
+
+def test_state_dataset_reads_the_state_pass_pads_and_standardises_per_task(state_root):
+    root, made = state_root
+    data = DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=1.0, tasks=TASKS, chunk=3, observation="state"))
+    assert data.images == {} and data.proprio is None
+    assert data.state.shape == (sum(len(s) for t in TASKS for s in made[t]), max(WIDTH.values()) - 1)
+    # task 0's rows: its states without the time field, zero-padded to the suite's widest task
+    rows = data.state[data.task == 0]
+    first = made[0][0]
+    np.testing.assert_allclose(rows[:len(first), :WIDTH[0] - 1], first[:, 1:], rtol=1e-6)
+    assert not rows[:, WIDTH[0] - 1:].any()
+    b = data.batch(np.arange(4))
+    assert set(b) == {"state", "task", "actions", "action_mask"} and b["state"].shape == (4, data.state.shape[1])
+    st = data.stats()
+    assert st["state_mean"].shape == (10, data.state.shape[1])  # a row per task of the suite
+    np.testing.assert_allclose(st["state_mean"][1], data.state[data.task == 1].mean(0), rtol=1e-5)
+    assert abs(st["state_mean"][1, 0] - 10) < 1 and abs(st["state_mean"][0, 0]) < 1  # each task by its own demos
+    assert (st["state_mean"][5] == 0).all() and (st["state_std"][5] == 1).all()  # no demos: identity
+
+
+def test_a_fraction_of_the_state_pool_is_the_same_nested_selection_as_for_images(state_root):
+    root, made = state_root
+    half = DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=0.5, tasks=TASKS, observation="state"))
+    assert list(half.demos_per_task.values()) == [2, 2]
+    assert len(half) < sum(len(s) for t in TASKS for s in made[t])
+
+
+def test_unknown_observation_is_refused():
+    with pytest.raises(ValueError, match="unknown observation 'depth'"):
+        DatasetConfig(observation="depth")
+
+
+def test_pad_state_refuses_a_state_wider_than_the_policy():
+    assert pad_state(np.ones((2, 3)), 5).tolist() == [[1, 1, 1, 0, 0]] * 2
+    with pytest.raises(ValueError, match="width 6 does not fit the policy's 5"):
+        pad_state(np.ones(6), 5)
+
+
+def test_baku_state_fits_and_acts_on_the_evaluators_sim_state(state_root, tmp_path):
+    root, made = state_root
+    data = DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=1.0, tasks=TASKS, observation="state"))
+    method = get_method("baku_state")(get_profile("smoke"), data.instructions)
+    assert method.observation == "state" and method.profile.baku.cameras == ()
+    train = method.fit(data, tmp_path / "run", seed=0)
+    assert train["steps"] == 30
+    assert not hasattr(method.objective.model, "image")  # no image encoder is built
+    policy = method.policy()
+    # the evaluator's observations: no cameras, the full flattened state (time first) in `sim_state`
+    specs = task_specs(SUITE)
+    obs = [{"sim_state": made[t][0][2], "language": specs[t].language} for t in TASKS]
+    for s in range(2):
+        policy.reset(s)
+    a = policy.act(obs, [0, 1])
+    assert a.shape == (2, 7) and np.isfinite(a).all() and np.abs(a).max() <= 1
+    # the same input as the dataset's sample: the policy's first action is the model's prediction on it
+    row = pad_state(privileged_state(made[1][0][2]), data.state.shape[1])
+    i = int(np.flatnonzero((data.state == row).all(1))[0])  # (demos are stored in their fraction's order)
+    direct = method.objective.predict({"state": data.state[[i]], "task": data.task[[i]]})[0, 0]
+    np.testing.assert_allclose(a[1], direct.detach().numpy(), rtol=1e-5, atol=1e-6)
+    # the state statistics travel with the checkpoint
+    sd = method.objective.state_dict()
+    assert torch.equal(sd["state_norm.mean"], torch.as_tensor(data.stats()["state_mean"]))
+
+
+def test_privileged_state_drops_the_time_field():
+    assert privileged_state(np.array([7.0, 1.0, 2.0])).tolist() == [1.0, 2.0]
