@@ -27,6 +27,7 @@ import numpy as np
 from scipy.stats import fisher_exact
 
 from benchmarks.paper_numbers import SOURCE, paper_rate
+from hilam.data.recipes import LEGACY
 from hilam.evaluate import wilson_interval
 from hilam.methods import method_names
 
@@ -68,12 +69,16 @@ class Pooled:
 REQUIRED = ("suite", "method", "frac", "seed", "profile", "success_rate", "episodes", "per_task")
 
 
+def recipe_name(cell: dict) -> str:
+    """The demo recipe a cell's demos were made with (cells from before recipes: the legacy one)."""
+    recipe = (cell.get("data") or {}).get("recipe") or {"name": LEGACY}
+    return recipe["name"] if isinstance(recipe, dict) else str(recipe)
+
+
 def identity(cell: dict) -> tuple:
     """What makes a cell one seed of one run: two files with the same identity are one cell written twice. The demo
-    recipe, where recorded (a name or a dict of settings), is part of it, as JSON so that it can be a key."""
-    recipe = (cell.get("data") or {}).get("recipe")
-    return (cell["suite"], cell["method"], float(cell["frac"]), cell["seed"], cell["profile"],
-            None if recipe is None else json.dumps(recipe, sort_keys=True))
+    recipe is part of it."""
+    return (cell["suite"], cell["method"], float(cell["frac"]), cell["seed"], cell["profile"], recipe_name(cell))
 
 
 def load_cells(runs: Path) -> list[dict]:
@@ -92,6 +97,8 @@ def load_cells(runs: Path) -> list[dict]:
             raise SystemExit(f"{path}: a cell of 0 episodes is no seed's result; rerun or delete it")
         if (twin := seen.setdefault(identity(c), path)) != path:
             raise SystemExit(f"{twin} and {path}: the same cell {identity(c)} twice; delete one")
+        if recipe_name(c) != LEGACY:  # demos of another recipe are another row, never pooled with the legacy ones
+            c["method"] = f"{c['method']}+{recipe_name(c)}"
         cells.append(c)
     return cells
 

@@ -107,7 +107,16 @@ def test_a_cell_stored_twice_is_refused_not_pooled_as_a_seed(runs: Path):
         load_cells(runs)
     other = json.loads(cell.read_text()) | {"data": {"recipe": {"name": "dart10", "action_noise": 0.1}}}
     (cell.parent / "frac0.1-seed0-cpu (copy).json").write_text(json.dumps(other))
-    assert len(load_cells(runs)) == 7
+    cells = load_cells(runs)
+    assert len(cells) == 7
+    # another recipe's cell is its own row, never a second seed of the legacy (clean) one
+    assert sorted(c["method"] for c in cells if c["seed"] == 0 and c["frac"] == 0.1 and "baku" in c["method"]) == [
+        "baku", "baku+dart10"]
+    # a cell that names the legacy recipe is the same cell as one from before recipes were recorded
+    legacy = json.loads(cell.read_text()) | {"data": {"recipe": {"name": "clean"}}}
+    (cell.parent / "frac0.1-seed0-cpu (copy).json").write_text(json.dumps(legacy))
+    with pytest.raises(SystemExit, match="twice"):
+        load_cells(runs)
 
 
 @pytest.mark.parametrize("change, message", [({"episodes": 0}, "0 episodes"), ({"seed": None}, "'seed' field"),
