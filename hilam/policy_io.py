@@ -35,13 +35,14 @@ class Normalizer(torch.nn.Module):
 
 
 class TaskNormalizer(torch.nn.Module):
-    """Standardises the privileged state with per-task statistics (rows = task ids), kept as buffers. Dimensions
-    that never move in a task's demos (std < 1e-3) are centred, not scaled up."""
+    """Standardises the privileged state with per-task statistics (rows = task ids), kept as buffers. A dimension
+    that barely moves in a task's demos (a fixture's joint, a resting object's velocity) is divided by at least
+    `min_std` (1 cm or 0.01 rad): a small offset there at evaluation must not become a huge input."""
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, min_std: float = 0.01):
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
-        self.register_buffer("std", torch.as_tensor(np.maximum(std, 1e-3), dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(np.maximum(std, min_std), dtype=torch.float32))
 
     def forward(self, x, task) -> torch.Tensor:
         t = torch.as_tensor(task, device=self.mean.device)
