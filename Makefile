@@ -14,6 +14,7 @@ DEMOS   ?=
 ATTEMPTS ?=
 VIDEO   ?= data/video
 RECIPE  ?= clean
+RESULTS ?= runs/cells
 BIN     := $(VENV)/bin
 
 .PHONY: install bench test expert tables keysteps hma clean
@@ -26,11 +27,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml scripts/install.sh
 
 bench: install
 	$(BIN)/hilam bench --suite $(SUITE) --frac $(FRAC) --methods $(METHODS) --seeds $(SEEDS) --video $(VIDEO) \
-		--profile $(PROFILE) --workers $(WORKERS) --data $(DATA) --keep-every $(KEEP) --recipe $(RECIPE)
+		--profile $(PROFILE) --workers $(WORKERS) --data $(DATA) --keep-every $(KEEP) --recipe $(RECIPE) \
+		--results $(RESULTS)
 
-# Tables (Markdown, CSV, LaTeX) and plots under results/tables/, from results/runs/**/*.json alone
+# Tables (Markdown, CSV, LaTeX) and plots under results/tables/, from the reference cells results/runs/**/*.json
+# alone (your own cells: make tables TABLES_FROM=runs/cells TABLES_TO=runs/tables)
+TABLES_FROM ?= results/runs
+TABLES_TO   ?= results/tables
 tables: install
-	$(BIN)/python -m benchmarks.tables --runs results/runs --out results/tables
+	$(BIN)/python -m benchmarks.tables --runs $(TABLES_FROM) --out $(TABLES_TO)
 
 # one pytest worker per core (worksteal: the long simulator tests don't queue behind each other); slowest listed
 test: install

@@ -18,13 +18,15 @@ from accelerate import PartialState
 
 from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset
+from hilam.data.fractions import n_selected
 from hilam.data.generate import GenerateConfig, generate
-from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, get_recipe
+from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, DemoRecipe, get_recipe
 from hilam.envs.suites import resolve_suite
 from hilam.envs.workers import core_share
 from hilam.evaluate import EvalConfig, evaluate, shard_journal
+from hilam.lock import CellLock
 from hilam.methods import Method, get_method
-from hilam.profiles import get_profile
+from hilam.profiles import Profile, get_profile
 from hilam.provenance import provenance
 
 
@@ -39,7 +41,9 @@ class CellConfig:
     data: str = "data/demos"  # demo root (official layout); official files placed here are used as they are
     video: str = "data/video"  # rendered action-free video corpus (HiLAM's pretraining data)
     runs: str = "runs"  # checkpoints and TensorBoard logs
-    results: str = "results/runs"
+    # where the cell JSON goes: a user's own runs by default, never over the committed reference cells (results/runs,
+    # written only when asked for by name)
+    results: str = "runs/cells"
     tasks: tuple[int, ...] = ()  # empty = all tasks (subsets are for tests and quick checks)
     demos_per_task: int = 50  # size of the demo pool the fractions choose from
     recipe: str = DEFAULT_RECIPE  # how the expert's demos are made (hilam.data.recipes); one recipe per data root
@@ -50,6 +54,10 @@ class CellConfig:
         suite = resolve_suite(self.suite).name
         recipe = "" if self.recipe == LEGACY else f"-{self.recipe}"  # cells from before recipes keep their names
         return Path(self.results) / suite / self.method / f"frac{self.frac:g}-seed{self.seed}-{self.profile}{recipe}.json"
+
+    def run_dir(self) -> Path:
+        """Checkpoints, logs and the evaluation journal of this cell."""
+        return Path(self.runs) / resolve_suite(self.suite).name / self.method / self.path().stem
 
 
 def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
@@ -78,7 +86,19 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
     method.keep_every = cell.keep_every
     made_by = {g for s in stats for g in (s.get("git"), s.get("extended_from", {}).get("git")) if g}
     origin = {"tasks_without_demos": without, "expert_git": sorted(made_by)}  # no commits: a user's files
-    return data, method, Path(cell.runs) / suite / cell.method / cell.path().stem, origin
+    return data, method, cell.run_dir(), origin
+
+
+def plan(cell: CellConfig, profile) -> str:
+    """One line saying what a cell will do, printed before it starts (each phase then has its own progress bar)."""
+    suite = resolve_suite(cell.suite)
+    n_tasks = len(cell.tasks) or suite.n_tasks
+    observation = get_method(cell.method).observation
+    return (f"[bench] {cell.path()}: {suite.name}, {n_selected(cell.frac, cell.demos_per_task)} of "
+            f"{cell.demos_per_task} demos per task (recipe {cell.recipe}{', rendered' if observation == 'images' else ''}"
+            f"); {cell.method} on {observation}, profile {cell.profile}, final training phase {profile.train.steps} steps x "
+            f"{profile.train.batch_size}; evaluation {n_tasks * profile.eval_episodes_per_task} episodes of <= "
+            f"{profile.eval_max_steps or suite.max_steps} steps from the official init states")
 
 
 def run_cell(cell: CellConfig) -> dict:
@@ -88,14 +108,22 @@ def run_cell(cell: CellConfig) -> dict:
         print(f"[bench] {out} exists; skipping (--force to redo)")
         return json.loads(out.read_text())
     origin = provenance()  # taken before the (hours-long) run, so later edits to the tree cannot mislabel it
-    suite = resolve_suite(cell.suite).name
     profile = get_profile(cell.profile)
     recipe = get_recipe(cell.recipe)  # refused before any work if unknown
+    print(plan(cell, profile))
     # one process, or one rank of `accelerate launch` (training and episodes shared); cpu as in the trainer
     procs = PartialState(cpu=not torch.cuda.is_available())
     if procs.num_processes > 1:
         atexit.unregister(_close_ranks)  # registered once per process, however many cells it runs
         atexit.register(_close_ranks)
+    rank = "" if procs.num_processes == 1 else f".rank{procs.process_index}"
+    with CellLock(cell.run_dir(), name=f".lock{rank}"):  # one run of a cell at a time (each rank its own lock)
+        return _run_cell(cell, procs, profile, recipe, origin)
+
+
+def _run_cell(cell: CellConfig, procs: PartialState, profile: Profile, recipe: DemoRecipe, origin: dict) -> dict:
+    """run_cell's work, under the cell's lock."""
+    suite, out = resolve_suite(cell.suite).name, cell.path()
     t_prep = time.perf_counter()
     with procs.local_main_process_first():  # one process per node makes the demos and corpus, the rest reuse them
         data, method, run_dir, data_origin = prepare_cell(cell)
@@ -173,18 +201,50 @@ def parse_list(text: str, kind=str) -> list:
     return [kind(t) for t in items]
 
 
+def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str,
+                 workers: int, data: str, results: str, recipe: str) -> None:
+    """Refuse a bad sweep before any work starts (demos, training and evaluation take hours), naming the option."""
+    problems = []
+    for name, check in (("--suite", lambda: [resolve_suite(x) for x in suites]), ("--profile", lambda: get_profile(profile)),
+                        ("--methods", lambda: [get_method(m) for m in methods]), ("--recipe", lambda: get_recipe(recipe)),
+                        ("--frac", lambda: [n_selected(f, 1) for f in fracs])):
+        try:
+            check()
+        except ValueError as e:
+            problems.append(f"{name}: {e}")
+    if not suites or not fracs or not methods or not seeds:
+        problems.append("--suite, --frac, --methods and --seeds each need at least one value")
+    if any(s < 0 for s in seeds):
+        problems.append(f"--seeds: seeds are >= 0, got {seeds}")
+    if workers < 0:
+        problems.append(f"--workers: {workers} (0 = one per core, else >= 1)")
+    if Path(data).exists() and not Path(data).is_dir():
+        problems.append(f"--data: {data} is a file; it must be the demo root folder (<root>/<suite>/<TASK>_demo.hdf5)")
+    try:
+        Path(results).mkdir(parents=True, exist_ok=True)
+        probe = Path(results) / f".write_probe_{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        problems.append(f"--results: cannot write cells under {results} ({e.strerror or e})")
+    if problems:
+        raise SystemExit("[bench] refused before any work:\n  " + "\n  ".join(problems))
+
+
 def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str = "cpu",
           workers: int = 0, data: str = "data/demos", video: str = "data/video", keep_every: int = 0,
-          force: bool = False, recipe: str = DEFAULT_RECIPE) -> list[dict]:
+          force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = CellConfig.results) -> list[dict]:
     """Every (suite, fraction, method, seed) cell: finished ones are skipped, interrupted ones resume from their
     checkpoints, and a cell that fails is reported without stopping the sweep (exit status 1 at the end)."""
+    check_inputs(suites, fracs, methods, seeds, profile, workers, data, results, recipe)
     rows, failed = [], []
     for suite in suites:
         for frac in fracs:
             for m in methods:
                 for s in seeds:
                     cell = CellConfig(suite=suite, method=m, frac=frac, seed=s, profile=profile, workers=workers,
-                                      data=data, video=video, keep_every=keep_every, force=force, recipe=recipe)
+                                      data=data, video=video, keep_every=keep_every, force=force, recipe=recipe,
+                                      results=results)
                     try:
                         rows.append(run_cell(cell))
                     except Exception as e:  # noqa: BLE001 (one broken cell must not end a night-long sweep)

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from hilam.bench import CellConfig, prepare_cell, run_cell, table
+from hilam.bench import CellConfig, bench, prepare_cell, run_cell, table
+from hilam.lock import CellBusy, CellLock
 from hilam.provenance import git_commit
 
 REQUIRED = {"suite", "method", "frac", "seed", "profile", "success_rate", "ci95", "episodes", "per_task", "protocol",
@@ -143,3 +146,30 @@ def test_a_cell_under_two_processes_trains_together_and_splits_its_episodes(tmp_
     assert sorted(shards[0]) == [0, 2] and shards[1] == [1]
     last = (run_dir / (run_dir / "latest").read_text().strip())
     assert (last / "random_states_1.pkl").exists()  # rank 1 took part in training
+
+
+def test_a_bad_sweep_is_refused_before_any_work_naming_each_option(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(SystemExit) as e:
+        bench(["longg"], [1.5], ["bakuu"], [-1], profile="cpuu", workers=-1, data=str(tmp_path / "a_file"),
+              results=str(tmp_path / "a_file" / "cells"), recipe="noisy")
+    msg = str(e.value)
+    for option in ("--suite", "--profile", "--methods", "--recipe", "--frac", "--seeds", "--workers", "--data",
+                   "--results"):
+        assert f"\n  {option}: " in msg
+    assert not (tmp_path / "a_file").stat().st_size  # nothing was written anywhere
+
+
+def test_a_cell_has_one_writer_and_the_second_is_told_who_holds_it(tmp_path):
+    cell = CellConfig(suite="object", method="baku", profile="smoke", runs=str(tmp_path / "runs"),
+                      results=str(tmp_path / "results"))
+    with CellLock(cell.run_dir()):
+        with pytest.raises(CellBusy, match=rf"being run by another process \({{\"pid\": {os.getpid()}"):
+            run_cell(cell)
+        assert not cell.path().exists()
+    with CellLock(cell.run_dir()):  # released when its holder ends
+        pass
+
+
+def test_a_users_cells_go_beside_the_committed_reference_cells_never_over_them():
+    assert Path(CellConfig().results).resolve() != Path("results/runs").resolve()

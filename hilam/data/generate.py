@@ -268,6 +268,25 @@ def _task_worker(task: TaskSpec, cfg: GenerateConfig, progress) -> dict:
         return {"task": task.name, "error": traceback.format_exc()}
 
 
+def _plan(tasks: list[TaskSpec], cfg: GenerateConfig) -> tuple[int, int, int]:
+    """(expert demos cached, expert demos wanted, demos still to render) over the tasks that are ours to make."""
+    have = want = to_render = 0
+    for t in tasks:
+        out = task_file(cfg.root, t.suite, t.name)
+        try:
+            if out.exists() and file_attrs(out).get("source") != SOURCE:
+                continue  # a user's file, used as it is
+        except DemoFileError:
+            pass  # unreadable: the worker says so
+        cached = _cached_pass(t, cfg)
+        pool = cached["successes"] if cached else 0
+        have, want = have + min(pool, cfg.demos_per_task), want + cfg.demos_per_task
+        if cfg.render:
+            wanted = select_demos(t.name, pool or cfg.demos_per_task, cfg.frac, cfg.seed)
+            to_render += len(set(wanted) - set(stored_demo_ids(out) if out.exists() else []))
+    return have, want, to_render
+
+
 def generate(cfg: GenerateConfig) -> list[dict]:
     """Generate (or complete) a suite's demos in parallel over tasks; returns per-task stats."""
     from hilam.envs.gl import render_threads, select_gl_backend, use_render_threads
@@ -275,8 +294,9 @@ def generate(cfg: GenerateConfig) -> list[dict]:
     suite = resolve_suite(cfg.suite)
     get_recipe(cfg.recipe)  # an unknown recipe is refused before any work
     tasks = [t for t in task_specs(suite.name) if not cfg.tasks or t.task_id in cfg.tasks]
-    for t in tasks:
-        _cached_pass(t, cfg)  # demos of another recipe under this root are refused here, not inside a worker
+    have, want, to_render = _plan(tasks, cfg)  # (demos of another recipe under this root are refused here)
+    print(f"[generate] {suite.name}, {len(tasks)} tasks, recipe {cfg.recipe}: state pass {have}/{want} expert demos "
+          f"cached" + (f", {to_render} demos to render at {cfg.image_size} px" if cfg.render else ", no rendering"))
     workers = min(cfg.workers or os.cpu_count() or 1, len(tasks))
     if cfg.render:
         select_gl_backend()  # probe once here; workers inherit the choice
@@ -284,7 +304,9 @@ def generate(cfg: GenerateConfig) -> list[dict]:
     manager = ctx.Manager()
     progress = manager.Queue()
     results = []
-    bar = tqdm(desc=f"{suite.name} expert episodes + rendered demos", unit="ep", dynamic_ncols=True)
+    bar = tqdm(desc=f"{suite.name} state pass", unit="demo", total=want, initial=have, dynamic_ncols=True)
+    render_bar = tqdm(desc=f"{suite.name} render pass", unit="demo", total=to_render, position=1,
+                      dynamic_ncols=True) if cfg.render and to_render else None
     with pinned_math(), ProcessPoolExecutor(workers, mp_context=ctx, initializer=use_render_threads,
                                             initargs=(render_threads(workers),)) as pool:
         futures = [pool.submit(_task_worker, t, cfg, progress) for t in tasks]
@@ -293,15 +315,20 @@ def generate(cfg: GenerateConfig) -> list[dict]:
         while pending:
             while not progress.empty():
                 phase, _, ok = progress.get()
-                bar.update(1)
                 counts[phase] += 1
-                counts["success"] += phase == "state" and ok
-                bar.set_postfix(success=f"{counts['success']}/{counts['state']}", rendered=counts["render"])
+                if phase == "render" and render_bar is not None:
+                    render_bar.update(1)
+                elif phase == "state":
+                    counts["success"] += ok
+                    bar.update(int(ok))
+                    bar.set_postfix(expert_success=f"{counts['success']}/{counts['state']}")
             finished = {f for f in pending if f.done()}
             pending -= finished
             results += [f.result() for f in finished]
             time.sleep(0.2)
     bar.close()
+    if render_bar is not None:
+        render_bar.close()
     manager.shutdown()
     broken = [r for r in results if "error" in r]
     if broken:  # a task that could not be made is an error of the run, never a task silently left out
