@@ -19,6 +19,7 @@ from hilam.train import brief, load_weights, train
 
 class BakuMethod(Method):
     name = "baku"
+    new_instructions = True
 
     def __init__(self, profile, instructions):
         super().__init__(profile, instructions)
@@ -53,12 +54,14 @@ class BakuMethod(Method):
         def predict(batch: dict) -> np.ndarray:
             return obj.predict(batch).float().cpu().numpy()
 
+        encode = None if self.observation == "state" else (lambda texts: embed_instructions(texts, self.profile.language))
         return ChunkPolicy(predict, self.instructions, self.profile.image_size, self.profile.baku.head.chunk,
-                           state_width=self.profile.baku.state_dim)
+                           state_width=self.profile.baku.state_dim, encode=encode)
 
     def describe(self) -> dict:
         n = sum(p.numel() for p in self.objective.model.parameters()) if self.objective else None
-        return {"model": asdict(self.profile.baku), "parameters": n, "language_encoder": encoder_id(self.profile.language)}
+        return {"model": asdict(self.profile.baku), "parameters": n, "language_encoder": encoder_id(self.profile.language),
+                "train_config": asdict(self.profile.train)}
 
 
 class BakuL1(BakuMethod):
@@ -76,6 +79,8 @@ class BakuState(BakuMethod):
     rendered for its demos or its evaluation, so a cell costs minutes: the proxy for how imitable demos are."""
     name = "baku_state"
     observation = "state"
+    new_instructions = False  # its state is standardised per task, and a task is known by its instruction
 
     def __init__(self, profile, instructions):
-        super().__init__(replace(profile, baku=replace(profile.baku, cameras=(), proprio_dim=0)), instructions)
+        super().__init__(replace(profile, baku=replace(profile.baku, cameras=(), proprio_dim=0),
+                                 train=profile.state_train), instructions)

@@ -75,10 +75,16 @@ def recipe_name(cell: dict) -> str:
     return recipe["name"] if isinstance(recipe, dict) else str(recipe)
 
 
+def eval_suite(cell: dict) -> str:
+    """The benchmark a cell was evaluated on (cells from before --eval-suite: the suite it trained on)."""
+    return cell.get("eval_suite") or cell["suite"]
+
+
 def identity(cell: dict) -> tuple:
     """What makes a cell one seed of one run: two files with the same identity are one cell written twice. The demo
-    recipe is part of it."""
-    return (cell["suite"], cell["method"], float(cell["frac"]), cell["seed"], cell["profile"], recipe_name(cell))
+    recipe and the benchmark evaluated on are part of it."""
+    return (cell["suite"], cell["method"], float(cell["frac"]), cell["seed"], cell["profile"], recipe_name(cell),
+            eval_suite(cell))
 
 
 def load_cells(runs: Path) -> list[dict]:
@@ -99,6 +105,8 @@ def load_cells(runs: Path) -> list[dict]:
             raise SystemExit(f"{twin} and {path}: the same cell {identity(c)} twice; delete one")
         if recipe_name(c) != LEGACY:  # demos of another recipe are another row, never pooled with the legacy ones
             c["method"] = f"{c['method']}+{recipe_name(c)}"
+        if eval_suite(c) != c["suite"]:  # evaluated on another benchmark: a row of its own (method@benchmark)
+            c["method"] = f"{c['method']}@{eval_suite(c)}"
         cells.append(c)
     return cells
 

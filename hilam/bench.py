@@ -21,7 +21,8 @@ from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.data.fractions import n_selected
 from hilam.data.generate import GenerateConfig, generate
 from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, DemoRecipe, get_recipe
-from hilam.envs.suites import resolve_suite
+from hilam.data.schema import SCRIPTED, source_of, task_file
+from hilam.envs.suites import resolve_suite, task_specs
 from hilam.envs.workers import core_share
 from hilam.evaluate import EvalConfig, evaluate, shard_journal
 from hilam.lock import CellLock
@@ -49,15 +50,65 @@ class CellConfig:
     recipe: str = DEFAULT_RECIPE  # how the expert's demos are made (hilam.data.recipes); one recipe per data root
     keep_every: int = 0  # keep the last training phase's checkpoints at multiples of this step (0: only the last)
     force: bool = False
+    # the benchmark the trained policy is evaluated on: any registered LIBERO benchmark with its files ("" = suite;
+    # e.g. libero_10_lan for a policy trained on libero_10); recorded in the cell and in its file name
+    eval_suite: str = ""
+    # train on official files for some tasks and the scripted expert's demos for the others; refused unless asked
+    mixed_sources: bool = False
+
+    def evaluated_on(self) -> str:
+        return resolve_suite(self.eval_suite or self.suite).name
+
+    def _stem(self) -> str:
+        recipe = "" if self.recipe == LEGACY else f"-{self.recipe}"  # cells from before recipes keep their names
+        return f"frac{self.frac:g}-seed{self.seed}-{self.profile}{recipe}"
 
     def path(self) -> Path:
         suite = resolve_suite(self.suite).name
-        recipe = "" if self.recipe == LEGACY else f"-{self.recipe}"  # cells from before recipes keep their names
-        return Path(self.results) / suite / self.method / f"frac{self.frac:g}-seed{self.seed}-{self.profile}{recipe}.json"
+        on = "" if self.evaluated_on() == suite else f"-on-{self.evaluated_on()}"
+        return Path(self.results) / suite / self.method / f"{self._stem()}{on}.json"
 
     def run_dir(self) -> Path:
-        """Checkpoints, logs and the evaluation journal of this cell."""
-        return Path(self.runs) / resolve_suite(self.suite).name / self.method / self.path().stem
+        """Checkpoints, logs and the evaluation journal of this cell; a cell evaluated on another benchmark shares the
+        training (and lock) of the cell evaluated on its own suite, with a journal and videos of its own."""
+        return Path(self.runs) / resolve_suite(self.suite).name / self.method / self._stem()
+
+    def eval_files(self) -> tuple[str, str]:
+        """(journal, video folder) names in the run directory for the benchmark evaluated on."""
+        on = "" if self.evaluated_on() == resolve_suite(self.suite).name else f"-{self.evaluated_on()}"
+        return f"eval_journal{on}.jsonl", f"videos{on}"
+
+
+def check_sources(data: str, suite: str, tasks: tuple[int, ...] = (), mixed: bool = False) -> dict[str, str]:
+    """task -> where a cell's demos of it come from: "official file <path>" (a user's file under `data`, used as is)
+    or "scripted expert" (ours, made where no file is). Official files for some tasks and not for others are refused,
+    naming the tasks of each, unless `mixed` (--mixed-sources): a cell trains on one source unless asked."""
+    suite = resolve_suite(suite).name
+    sources = {t.name: source_of(task_file(data, suite, t.name)) for t in task_specs(suite)
+               if not tasks or t.task_id in tasks}
+    scripted = [name for name, src in sources.items() if src == SCRIPTED]
+    official = [name for name, src in sources.items() if src != SCRIPTED]
+    if scripted and official and not mixed:
+        raise ValueError(f"{Path(data) / suite} holds official files for {len(official)} task(s) ({', '.join(official)}) "
+                         f"but none for {len(scripted)} ({', '.join(scripted)}), which the scripted expert would make: "
+                         f"one cell trains on one source; add the missing files, remove the others, or pass "
+                         f"--mixed-sources to train on both")
+    return sources
+
+
+def check_eval_suite(suite: str, eval_suite: str, method: str, tasks: tuple[int, ...] = ()) -> None:
+    """Refuse an evaluation benchmark the cell cannot run: one without the cell's task ids, or one that words a task
+    otherwise than the training suite (e.g. libero_10_lan) for a method whose policy cannot embed new instructions."""
+    train, target = resolve_suite(suite), resolve_suite(eval_suite or suite)
+    if target.name == train.name:
+        return
+    if bad := [i for i in tasks if not 0 <= i < target.n_tasks]:
+        raise ValueError(f"{target.name} has tasks 0..{target.n_tasks - 1}, not {bad}")
+    known = {t.language for t in task_specs(train.name)}
+    unseen = [t.language for t in task_specs(target.name) if (not tasks or t.task_id in tasks) and t.language not in known]
+    if unseen and not get_method(method).new_instructions:
+        raise ValueError(f"{target.name} words {len(unseen)} task(s) otherwise than {train.name} (e.g. {unseen[0]!r}) "
+                         f"and {method}'s policy cannot embed instructions it was not trained on")
 
 
 def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
@@ -67,6 +118,8 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
     suite = resolve_suite(cell.suite).name
     profile = get_profile(cell.profile)
     method_cls = get_method(cell.method)
+    sources = check_sources(cell.data, suite, cell.tasks, cell.mixed_sources)  # before any demo is made
+    check_eval_suite(suite, cell.eval_suite, cell.method, cell.tasks)
     shared = profile.hilam.shared  # pretrained stages and their corpus live beside this cell's runs and data
     shared.place(cell.runs, cell.video)
     shared.video.workers = cell.workers
@@ -85,20 +138,25 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
     method = method_cls(profile, data.instructions)
     method.keep_every = cell.keep_every
     made_by = {g for s in stats for g in (s.get("git"), s.get("extended_from", {}).get("git")) if g}
-    origin = {"tasks_without_demos": without, "expert_git": sorted(made_by)}  # no commits: a user's files
+    kinds = set(sources.values()) == {SCRIPTED}, any(src != SCRIPTED for src in sources.values())
+    origin = {"source": {(True, False): "scripted expert (hilam)", (False, True): "official files"}.get(
+                  kinds, "mixed: official files and scripted expert (--mixed-sources)"),
+              "sources": sources, "obs_alignment": data.obs_alignment,
+              "tasks_without_demos": without, "expert_git": sorted(made_by)}  # no commits: a user's files
     return data, method, cell.run_dir(), origin
 
 
 def plan(cell: CellConfig, profile) -> str:
     """One line saying what a cell will do, printed before it starts (each phase then has its own progress bar)."""
-    suite = resolve_suite(cell.suite)
-    n_tasks = len(cell.tasks) or suite.n_tasks
+    suite, target = resolve_suite(cell.suite), resolve_suite(cell.evaluated_on())
+    n_tasks = len(cell.tasks) or target.n_tasks
     observation = get_method(cell.method).observation
     return (f"[bench] {cell.path()}: {suite.name}, {n_selected(cell.frac, cell.demos_per_task)} of "
             f"{cell.demos_per_task} demos per task (recipe {cell.recipe}{', rendered' if observation == 'images' else ''}"
-            f"); {cell.method} on {observation}, profile {cell.profile}, final training phase {profile.train.steps} steps x "
-            f"{profile.train.batch_size}; evaluation {n_tasks * profile.eval_episodes_per_task} episodes of <= "
-            f"{profile.eval_max_steps or suite.max_steps} steps from the official init states")
+            f"); {cell.method} on {observation}, profile {cell.profile}; evaluation "
+            f"{n_tasks * profile.eval_episodes_per_task} episodes of <= "
+            f"{profile.eval_max_steps or target.max_steps} steps from the official init states"
+            + (f" of {target.name}" if target.name != suite.name else ""))
 
 
 def run_cell(cell: CellConfig) -> dict:
@@ -131,19 +189,22 @@ def _run_cell(cell: CellConfig, procs: PartialState, profile: Profile, recipe: D
     t0 = time.perf_counter()
     prepare_seconds = t0 - t_prep  # demos (and any corpus) this run had to generate; near 0 when cached
     train = method.fit(data, run_dir, cell.seed)
-    journal = run_dir / "eval_journal.jsonl"  # finished episodes survive an interruption
+    journal_name, video_name = cell.eval_files()
+    journal = run_dir / journal_name  # finished episodes survive an interruption
     rank, world = procs.process_index, procs.num_processes
     if cell.force:
         Path(shard_journal(str(journal), rank, world)).unlink(missing_ok=True)
     workers = cell.workers or core_share(int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    ev = evaluate(method.policy(), EvalConfig(suite=suite, episodes_per_task=profile.eval_episodes_per_task,
+    ev = evaluate(method.policy(), EvalConfig(suite=cell.evaluated_on(),
+                                              episodes_per_task=profile.eval_episodes_per_task,
                                               max_steps=profile.eval_max_steps,
                                               tasks=cell.tasks, workers=workers, seed=cell.seed,
                                               journal=str(journal), render=method.observation == "images",
-                                              video_dir=str(run_dir / "videos") if method.observation == "images" else "",
+                                              video_dir=str(run_dir / video_name) if method.observation == "images" else "",
                                               rank=rank, world=world))
     result = {
-        "suite": suite, "method": cell.method, "frac": cell.frac, "seed": cell.seed, "profile": cell.profile,
+        "suite": suite, "eval_suite": cell.evaluated_on(), "method": cell.method, "frac": cell.frac, "seed": cell.seed,
+        "profile": cell.profile,
         "success_rate": ev["success_rate"], "ci95": ev["ci95"], "episodes": ev["episodes"],
         "goal_progress": ev["goal_progress"],
         "per_task": {name: t["success_rate"] for name, t in ev["per_task"].items()},
@@ -152,14 +213,16 @@ def _run_cell(cell: CellConfig, procs: PartialState, profile: Profile, recipe: D
         "eval": {"seconds": ev["seconds"], "env_steps_per_s": ev["env_steps_per_s"], "workers": ev["workers"],
                  "rendered": method.observation == "images",
                  "per_task": ev["per_task"], "errors": ev["errors"]},
-        "data": {"source": "scripted expert (hilam)", "root": cell.data, "demos_per_task": data.demos_per_task,
+        "data": {"root": cell.data, "demos_per_task": data.demos_per_task,
                  "recipe": recipe.record(), "observation": method.observation,
                  **data_origin, "fingerprint": data.fingerprint(),
                  "samples": len(data), "image_size": profile.image_size, "prepare_seconds": prepare_seconds},
         "method_config": method.describe(),
         "wall_seconds": time.perf_counter() - t0,
         "command": f"hilam bench --suite {suite} --frac {cell.frac:g} --methods {cell.method} --seeds {cell.seed} "
-                   f"--profile {cell.profile} --recipe {cell.recipe} --data {cell.data}",
+                   f"--profile {cell.profile} --recipe {cell.recipe} --data {cell.data}"
+                   + (f" --eval-suite {cell.evaluated_on()}" if cell.evaluated_on() != suite else "")
+                   + (" --mixed-sources" if cell.mixed_sources else ""),
         "cell_config": asdict(cell),
         **origin,
     }
@@ -202,7 +265,8 @@ def parse_list(text: str, kind=str) -> list:
 
 
 def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str,
-                 workers: int, data: str, results: str, recipe: str) -> None:
+                 workers: int, data: str, results: str, recipe: str, eval_suite: str = "",
+                 mixed_sources: bool = False) -> None:
     """Refuse a bad sweep before any work starts (demos, training and evaluation take hours), naming the option."""
     problems = []
     for name, check in (("--suite", lambda: [resolve_suite(x) for x in suites]), ("--profile", lambda: get_profile(profile)),
@@ -212,6 +276,15 @@ def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seed
             check()
         except ValueError as e:
             problems.append(f"{name}: {e}")
+    if not any(p.startswith(("--suite", "--methods")) for p in problems):  # what needs valid suites and methods
+        for name, check in (("--eval-suite", lambda: eval_suite and [check_eval_suite(x, eval_suite, m)
+                                                                     for x in suites for m in methods]),
+                            ("--data", lambda: Path(data).is_dir() and [check_sources(data, x, mixed=mixed_sources)
+                                                                        for x in suites])):
+            try:
+                check()
+            except ValueError as e:
+                problems.append(f"{name}: {e}")
     if not suites or not fracs or not methods or not seeds:
         problems.append("--suite, --frac, --methods and --seeds each need at least one value")
     if any(s < 0 for s in seeds):
@@ -233,10 +306,11 @@ def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seed
 
 def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str = "cpu",
           workers: int = 0, data: str = "data/demos", video: str = "data/video", keep_every: int = 0,
-          force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = CellConfig.results) -> list[dict]:
+          force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = CellConfig.results, eval_suite: str = "",
+          mixed_sources: bool = False) -> list[dict]:
     """Every (suite, fraction, method, seed) cell: finished ones are skipped, interrupted ones resume from their
     checkpoints, and a cell that fails is reported without stopping the sweep (exit status 1 at the end)."""
-    check_inputs(suites, fracs, methods, seeds, profile, workers, data, results, recipe)
+    check_inputs(suites, fracs, methods, seeds, profile, workers, data, results, recipe, eval_suite, mixed_sources)
     rows, failed = [], []
     for suite in suites:
         for frac in fracs:
@@ -244,7 +318,7 @@ def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list
                 for s in seeds:
                     cell = CellConfig(suite=suite, method=m, frac=frac, seed=s, profile=profile, workers=workers,
                                       data=data, video=video, keep_every=keep_every, force=force, recipe=recipe,
-                                      results=results)
+                                      results=results, eval_suite=eval_suite, mixed_sources=mixed_sources)
                     try:
                         rows.append(run_cell(cell))
                     except Exception as e:  # noqa: BLE001 (one broken cell must not end a night-long sweep)

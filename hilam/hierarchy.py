@@ -28,7 +28,7 @@ from hilam.models.baku import Baku, BakuConfig
 from hilam.models.heads import DeterministicHead, HeadConfig
 from hilam.models.language import embed_instructions, encoder_id
 from hilam.objectives import ActionChunkObjective
-from hilam.policy_io import ChunkPolicy, images_to_tensor
+from hilam.policy_io import ChunkPolicy, images_to_tensor, instruction_rows
 from hilam.profiles import HilamConfig
 from hilam.stages import Labels, SharedStages, SharedStagesConfig
 from hilam.train import brief, load_weights, train
@@ -83,14 +83,14 @@ class HighLevel(nn.Module):
     def forward(self, batch: dict) -> torch.Tensor:
         dev = self.lang_table.device
         img = {VIDEO_CAMERA: images_to_tensor(batch[VIDEO_CAMERA], dev)}
-        return self.net(img, None, self.lang_table[torch.as_tensor(batch["task"], device=dev)])[:, 0]
+        return self.net(img, None, instruction_rows(self.lang_table, batch["task"], batch.get("lang_new")))[:, 0]
 
-    def low_condition(self, skill: torch.Tensor, task) -> torch.Tensor:
+    def low_condition(self, skill: torch.Tensor, task, lang_new=None) -> torch.Tensor:
         """What pi^l reads beside the frames: z^h, or [z^h; l] when it also reads the instruction
         (`HilamConfig.low_language`). Pretraining, fine-tuning and evaluation all build it here."""
         if not self.low_language:
             return skill
-        lang = self.lang_table[torch.as_tensor(task, device=self.lang_table.device)]
+        lang = instruction_rows(self.lang_table, task, lang_new)
         return torch.cat([skill, lang.to(skill.device, skill.dtype)], -1)
 
 
@@ -136,6 +136,7 @@ def segment_lengths(boundaries: list[np.ndarray], stride: int) -> np.ndarray:
 
 class HilamMethod(Method):
     name = "hilam"
+    new_instructions = True  # its policy embeds an unseen instruction with its own encoder
     final_phase = "finetune"
     overrides: dict = {}  # the ablations change HilamConfig fields
     lam_variant: str = "profile"  # a named IDM/FDM (hilam.lam.LAM_VARIANTS); its stages are keyed by it
@@ -260,10 +261,11 @@ class HilamMethod(Method):
 
         @torch.no_grad()
         def predict(batch: dict) -> np.ndarray:
-            skill = high.low_condition(high(batch), batch["task"])  # pi^h feeds pi^l every step
+            skill = high.low_condition(high(batch), batch["task"], batch.get("lang_new"))  # pi^h feeds pi^l every step
             return low.predict(batch | {"skill": skill}).float().cpu().numpy()
 
-        return ChunkPolicy(predict, self.instructions, self.profile.image_size, self.profile.baku.head.chunk)
+        return ChunkPolicy(predict, self.instructions, self.profile.image_size, self.profile.baku.head.chunk,
+                           encode=lambda texts: embed_instructions(texts, self.language))
 
     def describe(self) -> dict:
         count = lambda m: sum(q.numel() for q in m.parameters()) if m is not None else None  # noqa: E731

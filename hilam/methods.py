@@ -24,6 +24,9 @@ class Method(abc.ABC):
     # what the policy reads: "images" (rendered cameras + proprio) or "state" (privileged simulator state; its demos
     # and evaluation render nothing)
     observation: str = "images"
+    # whether its policy embeds an instruction it was not trained on (evaluated on a benchmark that words its tasks
+    # otherwise, e.g. libero_10_lan); a method that cannot is refused such a benchmark before any work
+    new_instructions: bool = False
 
     def __init__(self, profile: Profile, instructions: list[str]):
         self.profile = profile

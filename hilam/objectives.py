@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from hilam.models.baku import Baku
-from hilam.policy_io import Normalizer, TaskNormalizer, images_to_tensor
+from hilam.policy_io import Normalizer, TaskNormalizer, images_to_tensor, instruction_rows
 
 
 class ActionChunkObjective(nn.Module):
@@ -34,8 +34,8 @@ class ActionChunkObjective(nn.Module):
 
     def condition(self, batch: dict) -> torch.Tensor:
         dev = self.device
-        if self.lang_table is not None:
-            return self.lang_table[torch.as_tensor(batch["task"], device=dev)]
+        if self.lang_table is not None:  # (an instruction first met at evaluation: its embedding, from the policy)
+            return instruction_rows(self.lang_table, batch["task"], batch.get("lang_new"))
         return torch.as_tensor(batch["skill"], dtype=torch.float32, device=dev)
 
     def predict(self, batch: dict) -> torch.Tensor:

@@ -49,16 +49,34 @@ class TaskNormalizer(torch.nn.Module):
         return (torch.as_tensor(x, dtype=torch.float32, device=self.mean.device) - self.mean[t]) / self.std[t]
 
 
+def instruction_rows(table: torch.Tensor, task, new=None) -> torch.Tensor:
+    """The instruction embedding of each sample: `table[task]`, or for a sample whose task is -1 (an instruction the
+    policy met first at evaluation, see `ChunkPolicy`) its row of `new` (B, D)."""
+    task = torch.as_tensor(task, device=table.device)
+    rows = table[task.clamp(min=0)]
+    if new is None:
+        return rows
+    new = torch.as_tensor(new, device=table.device, dtype=table.dtype)
+    return torch.where((task >= 0)[:, None], rows, new)
+
+
 class ChunkPolicy:
     """Evaluator policy for a model predicting action chunks: one batched call per step, then temporal
     ensembling per slot (BAKU's exp(-0.01 i) weights). It feeds images and proprio, or with `state_width` > 0 the
-    privileged simulator state padded to that width (state-based policies, evaluated without rendering)."""
+    privileged simulator state padded to that width (state-based policies, evaluated without rendering).
+
+    An instruction among `instructions` (the training suite's) is passed as its index (`batch["task"]`); with
+    `encode` (texts -> (N, D) embeddings, the method's own encoder) one it never saw (another benchmark's words,
+    e.g. `libero_10_lan`) is embedded on first sight and passed as task -1 with its row in `batch["lang_new"]`
+    (`instruction_rows`); without `encode` it is refused."""
 
     def __init__(self, predict: Callable[[dict, np.ndarray], np.ndarray], instructions: list[str],
-                 image_size: int, chunk: int, ensemble_k: float = 0.01, state_width: int = 0):
+                 image_size: int, chunk: int, ensemble_k: float = 0.01, state_width: int = 0,
+                 encode: Callable[[list[str]], torch.Tensor] | None = None):
         self.predict, self.image_size, self.chunk, self.k = predict, image_size, chunk, ensemble_k
         self.state_width = state_width
         self.task_index = {text: i for i, text in enumerate(instructions)}
+        self.encode, self.new_instructions = encode, {}  # unseen instruction -> its embedding (D,)
         self.ensembles: dict[int, TemporalEnsemble] = {}
 
     def reset(self, slot: int) -> None:
@@ -70,6 +88,21 @@ class ChunkPolicy:
         else:
             batch = {k: resize_images(np.stack([o[k] for o in obs]), self.image_size) for k in IMAGE_KEYS}
             batch["proprio"] = np.stack([proprio_of(o) for o in obs])
-        batch["task"] = np.asarray([self.task_index[o["language"]] for o in obs])
+        texts = [o["language"] for o in obs]
+        batch["task"] = np.asarray([self.task_index.get(t, -1) for t in texts])
+        if (batch["task"] < 0).any():
+            batch["lang_new"] = self._embed_new(texts)
         chunks = self.predict(batch)
         return np.stack([self.ensembles[s](c) for s, c in zip(slots, chunks)])
+
+    def _embed_new(self, texts: list[str]) -> np.ndarray:
+        """(B, D) embeddings of the instructions the policy never saw (zeros for those it knows), each encoded once."""
+        unseen = list(dict.fromkeys(t for t in texts if t not in self.task_index and t not in self.new_instructions))
+        if unseen and self.encode is None:
+            raise KeyError(f"instruction {unseen[0]!r} is not one the policy was trained on, and this method's policy "
+                           f"cannot embed new ones (known: {sorted(self.task_index)})")
+        if unseen:
+            rows = torch.as_tensor(self.encode(unseen)).float().cpu().numpy()
+            self.new_instructions |= dict(zip(unseen, rows))
+        width = len(next(iter(self.new_instructions.values())))
+        return np.stack([self.new_instructions.get(t, np.zeros(width, np.float32)) for t in texts])

@@ -42,6 +42,9 @@ class Profile:
     eval_episodes_per_task: int
     eval_max_steps: int = 0  # 0 = the suite's protocol value (OpenVLA / LeRobot LIBERO evaluation, hilam.envs.suites); recorded in every cell
     train: TrainConfig = field(default_factory=TrainConfig)
+    # state-based policies (baku_state): a step costs a small fraction of an image step, so they train for many more
+    # passes over the demos (cpu: ~20 over libero_10's 100%, where the images' budget gives ~4)
+    state_train: TrainConfig = field(default_factory=TrainConfig)
     baku: BakuConfig = field(default_factory=BakuConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     hilam: HilamConfig = field(default_factory=HilamConfig)
@@ -49,6 +52,7 @@ class Profile:
 
 _CPU = Profile("cpu", image_size=64, eval_episodes_per_task=10,
                train=TrainConfig(steps=15_000, batch_size=32, lr=3e-4),
+               state_train=TrainConfig(steps=20_000, batch_size=128, lr=3e-4),
                baku=BakuConfig(image_size=64, repr_dim=256,
                                encoder=EncoderConfig(widths=(32, 64), groups=8, keypoints=64),
                                gpt=GPTConfig(n_layer=4, n_head=4, n_embd=128),
@@ -59,6 +63,7 @@ PROFILES: dict[str, Profile] = {
     # HiLAM there: T5 instructions, 100k steps per phase, a corpus of 50 rollouts per LIBERO-90 task
     "paper": Profile("paper", image_size=128, eval_episodes_per_task=50,
                      train=TrainConfig(steps=100_000, batch_size=64),
+                     state_train=TrainConfig(steps=100_000, batch_size=64),
                      hilam=HilamConfig(
                          pretrain_train=TrainConfig(steps=100_000, batch_size=64),
                          language=LanguageConfig(encoder="t5"),
@@ -86,6 +91,7 @@ PROFILES: dict[str, Profile] = {
     # (episodes cut at 40 steps: an untrained policy would spend the suite's full 280-520 rendered steps failing)
     "smoke": Profile("smoke", image_size=32, eval_episodes_per_task=1, eval_max_steps=40,
                      train=TrainConfig(steps=30, batch_size=8, lr=1e-3, log_every=10, ckpt_every=15),
+                     state_train=TrainConfig(steps=30, batch_size=8, lr=1e-3, log_every=10, ckpt_every=15),
                      baku=BakuConfig(image_size=32, repr_dim=32,
                                      encoder=EncoderConfig(widths=(8, 16), groups=4, keypoints=8),
                                      gpt=GPTConfig(n_layer=1, n_head=2, n_embd=32),

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hilam.data.fractions import select_demos
-from hilam.data.schema import IMAGE_KEYS, Demo, DemoFileError, file_attrs, read_task_file, task_file
+from hilam.data.schema import (AS_STORED, IMAGE_KEYS, Demo, DemoFileError, file_attrs, obs_alignment, read_task_file,
+                               task_file)
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 
 
@@ -103,12 +104,15 @@ class DemoDataset:
         # every task of the suite has a row (index = task id), so policies know instructions they never saw
         self.instructions: list[str] = [t.language for t in task_specs(suite.name)]
         self.demos_per_task: dict[str, int] = {}
+        self.obs_alignment: dict[str, str] = {}  # task -> how its file's observations were paired (schema.obs_alignment)
         offset = 0
         for task in task_specs(suite.name):
             if cfg.tasks and task.task_id not in cfg.tasks:
                 continue
             wanted = selected_demos(cfg.root, suite.name, task, cfg.frac, cfg.seed, images=use_images)
             self.demos_per_task[task.name] = len(wanted)
+            path = task_file(cfg.root, suite.name, task.name)
+            self.obs_alignment[task.name] = obs_alignment(file_attrs(path)) if path.exists() else AS_STORED
             for d in wanted:
                 for k in images:
                     images[k].append(resize_images(d.obs[k], cfg.image_size))

@@ -27,14 +27,11 @@ from tqdm import tqdm
 from hilam.atomic import atomic_savez, write_json
 from hilam.data.fractions import select_demos
 from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, get_recipe
-from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, Demo, DemoFileError, file_attrs, read_task_file,
-                               stored_demo_ids, task_file, write_task_file)
+from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, SOURCE, Demo, DemoFileError, file_attrs, libero_env_args,
+                               read_task_file, stored_demo_ids, task_file, write_task_file)
 from hilam.envs.cpu_math import math_in_use, pinned_math
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 from hilam.provenance import git_commit
-
-
-SOURCE = "hilam scripted expert"  # data.attrs["source"] of our files; any other file is a user's, used as is
 
 
 @dataclass
@@ -179,7 +176,7 @@ def render_episode(env, states: np.ndarray, actions: np.ndarray) -> Demo:
     """Re-render an episode from its states: observation t is rendered from states[t], before a_t."""
     frames = [env.set_state(s) for s in states]
     obs = {k: np.stack([f[k] for f in frames]) for k in (*IMAGE_KEYS, *LOW_DIM_KEYS)}
-    quat = np.stack([f["eef_quat"] for f in frames])
+    quat = np.stack([f["hand_quat"] for f in frames])  # robosuite's robot0_eef_quat, as LIBERO's robot_states
     robot_states = np.concatenate([obs["gripper_states"], obs["ee_pos"], quat], axis=1)
     return Demo(actions=actions, states=states, obs=obs, robot_states=robot_states,
                 model_file=env.sim.model.get_xml(), init_state=states[0])
@@ -244,11 +241,10 @@ def _read_pending(pending: Path, wanted: list[int]) -> dict[int, Demo]:
 
 def _write(path: Path, demos: dict[int, Demo], task: TaskSpec, cfg: GenerateConfig, pool_size: int) -> None:
     ids = sorted(demos)
-    env_args = {"type": 1, "env_name": task.name, "bddl_file": task.bddl_file,
-                "env_kwargs": {"camera_heights": cfg.image_size, "camera_widths": cfg.image_size,
-                               "controller": "OSC_POSE", "control_freq": 20}}
-    write_task_file(path, [demos[i] for i in ids], ids=ids, language=task.language, problem_name=task.name,
-                    bddl_file_name=task.bddl_file, env_args=env_args,
+    libero = libero_env_args(task.bddl_file, cfg.image_size)  # what LIBERO's own tools read to rebuild the env
+    write_task_file(path, [demos[i] for i in ids], ids=ids, language=task.language,
+                    problem_name=libero["problem_info"]["problem_name"], bddl_file_name=task.bddl_file,
+                    env_args=libero["env_args"],
                     extra_attrs={"pool_size": pool_size, "source": SOURCE, "generate_config": json.dumps(asdict(cfg)),
                                  "recipe": json.dumps(get_recipe(cfg.recipe).record())})
 
@@ -259,7 +255,8 @@ def _task_worker(task: TaskSpec, cfg: GenerateConfig, progress) -> dict:
         attrs = file_attrs(out) if out.exists() else {}
         if attrs and attrs.get("source") != SOURCE:  # a user's (official) file: use as is
             n = int(attrs.get("num_demos", 0))
-            return {"task": task.name, "task_id": task.task_id, "successes": n, "attempts": n, "official": True}
+            return {"task": task.name, "task_id": task.task_id, "successes": n, "attempts": n, "official": True,
+                    "source": f"official file {out}"}
         stats = state_pass(task, cfg, progress)
         if cfg.render and stats["successes"] > 0:
             stats = stats | render_pass(task, cfg, progress)

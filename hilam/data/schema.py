@@ -2,6 +2,12 @@
 
 The same reader loads the official files and the ones our scripted expert writes. Images are held
 upright in memory (`hilam.envs.libero_env.to_upright`); each file records its image convention.
+
+Alignment: LIBERO's own writer (`scripts/create_dataset.py`) stores beside `actions[t]` the observation recorded
+after that action, while `states[t]` is from before it (LIBERO#54), so in an official file `obs[t]` is the one of
+`states[t + 1]`. The reader shifts such files by one step (actions[1:], states[1:], obs[:-1], robot_states[:-1]),
+so that for every file it returns, observation t is the one action t was chosen from. Files our writer made say
+so (`data.attrs["obs_alignment"]`, or the generator's `source`) and are taken as stored.
 """
 from __future__ import annotations
 
@@ -15,6 +21,11 @@ import numpy as np
 
 from hilam.atomic import temp_path
 from hilam.envs.libero_env import IMAGE_CONVENTION, to_upright
+
+SOURCE = "hilam scripted expert"  # data.attrs["source"] of our generator's files; any other file is a user's, used as is
+OBS_BEFORE_ACTION = "obs[t] is observed before actions[t]"  # data.attrs["obs_alignment"] of every file we write
+AS_STORED, SHIFTED = "as stored", "shifted one step (LIBERO#54)"  # TaskDemos.obs_alignment
+SCRIPTED = "scripted expert"  # source_of a task whose demos our generator makes
 
 IMAGE_KEYS = ("agentview_rgb", "eye_in_hand_rgb")
 LOW_DIM_KEYS = {"gripper_states": 2, "joint_states": 7, "ee_states": 6, "ee_pos": 3, "ee_ori": 3}
@@ -52,6 +63,7 @@ class TaskDemos:
     demo_ids: list[int]  # the <i> of each data/demo_<i> group, ascending
     env_args: dict = field(default_factory=dict)
     attrs: dict = field(default_factory=dict)
+    obs_alignment: str = AS_STORED  # or SHIFTED: a file laid out as LIBERO writes it, paired up by the reader
 
 
 def task_file(root: str | os.PathLike, suite: str, task_name: str) -> Path:
@@ -59,10 +71,52 @@ def task_file(root: str | os.PathLike, suite: str, task_name: str) -> Path:
     return Path(root) / suite / f"{task_name}_demo.hdf5"
 
 
+def obs_alignment(attrs: dict) -> str:
+    """How the reader pairs a file's observations with its actions, from its `data` attributes: AS_STORED for the
+    files we write (they say so), SHIFTED for any other (LIBERO's layout: obs[t] is from after actions[t])."""
+    ours = attrs.get("obs_alignment") == OBS_BEFORE_ACTION or attrs.get("source") == SOURCE
+    return AS_STORED if ours else SHIFTED
+
+
+def source_of(path: str | os.PathLike) -> str:
+    """Who made a task file's demos: "scripted expert" for our generator's files (and where there is no file yet:
+    the generator makes it), else "official file <path>"; an unreadable file raises DemoFileError."""
+    path = Path(path)
+    if not path.exists() or file_attrs(path).get("source") == SOURCE:
+        return SCRIPTED
+    return f"official file {path}"
+
+
+def libero_env_args(bddl_file: str, image_size: int) -> dict:
+    """What LIBERO's `scripts/create_dataset.py` writes as `data.attrs` for a task's rendered demos: `env_name` (the
+    env class, e.g. `Libero_Living_Room_Tabletop_Manipulation`), `problem_info` (the BDDL file's problem name,
+    lower-cased: `libero.libero.envs.TASK_MAPPING`'s key, domain, language) and `env_args` (type, env_name,
+    problem_name, bddl_file and the full `env_kwargs` that rebuild the env: `TASK_MAPPING[problem_name](**env_kwargs)`)."""
+    import robosuite
+    from libero.libero.envs import TASK_MAPPING
+    from libero.libero.envs.bddl_utils import get_problem_info
+
+    info = get_problem_info(bddl_file)
+    if info["problem_name"] not in TASK_MAPPING:
+        raise ValueError(f"{bddl_file}: problem {info['problem_name']!r} is no LIBERO env "
+                         f"(libero.libero.envs.TASK_MAPPING has {sorted(TASK_MAPPING)})")
+    env_name = TASK_MAPPING[info["problem_name"]].__name__
+    env_kwargs = {"robots": ["Panda"], "controller_configs": robosuite.load_controller_config(default_controller="OSC_POSE"),
+                  "bddl_file_name": bddl_file, "has_renderer": False, "has_offscreen_renderer": True,
+                  "ignore_done": True, "use_camera_obs": True, "camera_depths": False,
+                  "camera_names": ["robot0_eye_in_hand", "agentview"], "reward_shaping": True, "control_freq": 20,
+                  "camera_heights": image_size, "camera_widths": image_size, "camera_segmentations": None}
+    return {"env_name": env_name, "problem_info": info,
+            "env_args": {"type": 1, "env_name": env_name, "problem_name": info["problem_name"], "bddl_file": bddl_file,
+                         "env_kwargs": env_kwargs}}
+
+
 def write_task_file(path: str | os.PathLike, demos: list[Demo], *, language: str, problem_name: str,
                     bddl_file_name: str, env_args: dict, ids: list[int] | None = None,
                     extra_attrs: dict | None = None, compression: str | None = "lzf") -> Path:
-    """Write demos in the official layout as groups demo_<ids[k]>, atomically (temp file, then rename)."""
+    """Write demos in the official layout as groups demo_<ids[k]>, atomically (temp file, then rename). Observation
+    t of each demo is the one action t was chosen from (`Demo`), and the file says so (data.attrs["obs_alignment"]).
+    `env_args["env_name"]` (the env class, see `libero_env_args`) becomes `data.attrs["env_name"]`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
@@ -73,6 +127,7 @@ def write_task_file(path: str | os.PathLike, demos: list[Demo], *, language: str
         data.attrs["problem_info"] = json.dumps(
             {"problem_name": problem_name, "domain_name": "robosuite", "language_instruction": language})
         data.attrs["macros_image_convention"] = IMAGE_CONVENTION
+        data.attrs["obs_alignment"] = OBS_BEFORE_ACTION
         data.attrs["bddl_file_name"] = bddl_file_name
         data.attrs["bddl_file_content"] = bddl_content
         data.attrs["env_args"] = json.dumps(env_args)
@@ -148,7 +203,9 @@ def _finite(arr: np.ndarray, path: Path, g: h5py.Group, key: str) -> np.ndarray:
 
 
 def read_task_file(path: str | os.PathLike, *, images: bool = True, max_demos: int | None = None) -> TaskDemos:
-    """Read and validate one task file (official or ours); raises DemoFileError naming file and key."""
+    """Read and validate one task file (official or ours), each demo paired so that observation t is the one
+    action t was chosen from (an official file shifted one step, see the module doc); raises DemoFileError naming
+    file and key."""
     path = Path(path)
     if not path.exists():
         raise DemoFileError(f"{path}: no such demonstration file")
@@ -165,6 +222,7 @@ def read_task_file(path: str | os.PathLike, *, images: bool = True, max_demos: i
         except json.JSONDecodeError as e:
             raise DemoFileError(f"{path}: data.attrs problem_info/env_args is not valid JSON: {e}") from e
         convention = _attr(f, path, "macros_image_convention")
+        alignment = obs_alignment(dict(f["data"].attrs))
         names = sorted((k for k in f["data"] if k.startswith("demo_")), key=lambda k: int(k.split("_")[1]))
         if not names:
             raise DemoFileError(f"{path}: no demo_<i> groups under 'data'")
@@ -190,11 +248,19 @@ def read_task_file(path: str | os.PathLike, *, images: bool = True, max_demos: i
                         obs[k] = to_upright(img, convention)
             except OSError as e:  # a truncated file can open yet fail on read
                 raise DemoFileError(f"{path}: cannot read {g.name} (truncated file?): {e}") from e
+            if alignment == SHIFTED:  # LIBERO's obs[t] is from after actions[t]: pair actions[t + 1] with it
+                if T < 2:
+                    raise DemoFileError(f"{path}: {g.name} has 1 step; laid out as LIBERO writes it (no "
+                                        f"data.attrs['obs_alignment']), its observations follow its actions, so a "
+                                        f"demo needs 2 steps to pair one action with the observation it was chosen from")
+                actions, states, robot_states = actions[1:], states[1:], robot_states[:-1]
+                obs = {k: v[:-1] for k, v in obs.items()}
             model = g.attrs.get("model_file", "")
             demos.append(Demo(actions=actions, states=states, obs=obs, robot_states=robot_states,
                               model_file=model.decode() if isinstance(model, bytes) else model,
-                              init_state=np.asarray(g.attrs.get("init_state", states[0]))))
+                              init_state=states[0] if alignment == SHIFTED else
+                              np.asarray(g.attrs.get("init_state", states[0]))))
         return TaskDemos(path=path, language=info.get("language_instruction", ""),
                          problem_name=info.get("problem_name", ""), env_args=env_args,
                          bddl_file_name=_attr(f, path, "bddl_file_name"), demos=demos, demo_ids=ids,
-                         attrs={k: f["data"].attrs[k] for k in f["data"].attrs})
+                         attrs={k: f["data"].attrs[k] for k in f["data"].attrs}, obs_alignment=alignment)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hilam.envs.render_mode import LIBERO, apply_scene_flags, check_render_mode, scene_hook
 from hilam.envs.suites import SETTLE_ACTION, SETTLE_STEPS, TaskSpec, task_spec
 
 CAMERAS = {"agentview_rgb": "agentview", "eye_in_hand_rgb": "robot0_eye_in_hand"}
@@ -26,43 +27,38 @@ def to_upright(image: np.ndarray, convention: str) -> np.ndarray:
     raise ValueError(f"unknown image convention {convention!r} (expected 'opengl' or 'opencv')")
 
 
-def quat_to_axis_angle(quat_xyzw: np.ndarray) -> np.ndarray:
-    """robosuite (x, y, z, w) quaternion -> axis-angle 3-vector, as in LIBERO's `ee_ori`."""
-    q = np.asarray(quat_xyzw, dtype=np.float64)
-    q = q * (1.0 if q[3] >= 0 else -1.0)
-    s = np.sqrt(max(1.0 - q[3] * q[3], 0.0))
-    if s < 1e-8:
-        return np.zeros(3)
-    return q[:3] / s * 2.0 * np.arccos(np.clip(q[3], -1.0, 1.0))
-
-
 class LiberoEnv:
     """A reusable LIBERO env for one task, with or without camera rendering."""
 
     def __init__(self, task: TaskSpec, render: bool = True, image_size: int = 128, seed: int = 0,
-                 cameras: tuple[str, ...] = tuple(CAMERAS), start_noise: float = 0.0):
+                 cameras: tuple[str, ...] = tuple(CAMERAS), start_noise: float = 0.0, render_mode: str = LIBERO):
         """`cameras`: which official image keys to render (each costs ~45 ms a frame on a CPU). `start_noise`: std
         (rad) of robosuite's Gaussian noise on the arm joints at each random reset (LIBERO turns it off; demo
-        recipes turn it on; evaluation envs keep it off, so their seeded resets draw what they always drew)."""
+        recipes turn it on; evaluation envs keep it off, so their seeded resets draw what they always drew).
+        `render_mode`: `libero` (LIBERO's rendering) or `fast` (hilam.envs.render_mode: same physics, cheaper
+        pixels); a state-only env (render=False) is the same in both."""
         from libero.libero.envs.env_wrapper import ControlEnv
 
         self.task = task
         self.render = render
+        self.render_mode = check_render_mode(render_mode)
         self.image_size = image_size
         self.cameras = {k: CAMERAS[k] for k in cameras}
-        self._env = ControlEnv(
-            bddl_file_name=task.bddl_file,
-            has_offscreen_renderer=render,
-            use_camera_obs=render,
-            camera_names=list(self.cameras.values()),
-            camera_heights=image_size,
-            camera_widths=image_size,
-            hard_reset=False,  # reset() resamples placements in the same simulator
-            initialization_noise={"magnitude": start_noise, "type": "gaussian"} if start_noise else None,
-        )
+        with scene_hook(render_mode if render else LIBERO):
+            self._env = ControlEnv(
+                bddl_file_name=task.bddl_file,
+                has_offscreen_renderer=render,
+                use_camera_obs=render,
+                camera_names=list(self.cameras.values()),
+                camera_heights=image_size,
+                camera_widths=image_size,
+                hard_reset=False,  # reset() resamples placements in the same simulator
+                initialization_noise={"magnitude": start_noise, "type": "gaussian"} if start_noise else None,
+            )
         self._env.seed(seed)
         self._fixture_frames = self._xml_fixture_frames()
-        self._env.reset()
+        self._env.reset()  # makes robosuite's offscreen render context, which holds the mode's scene flags
+        apply_scene_flags(self.sim, render_mode)
 
     @classmethod
     def for_task(cls, suite: str, task_id: int, **kw) -> "LiberoEnv":
@@ -88,6 +84,7 @@ class LiberoEnv:
         """
         if seed is not None:
             np.random.seed(seed)
+        self._draw_here()
         self._restore_fixture_frames()
         self._env.reset()
         if init_state is not None:
@@ -134,6 +131,7 @@ class LiberoEnv:
 
     def step(self, action: np.ndarray) -> dict:
         """Apply one 7-D action in [-1, 1] and return the new observation."""
+        self._draw_here()
         self._env.step(np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0))
         return self.observe()
 
@@ -152,6 +150,7 @@ class LiberoEnv:
 
     def set_state(self, state: np.ndarray) -> dict:
         """Jump to a flattened MuJoCo state and return the observation there (render pass)."""
+        self._draw_here()
         self._env.regenerate_obs_from_state(np.asarray(state, dtype=np.float64))
         return self.observe()
 
@@ -165,6 +164,14 @@ class LiberoEnv:
         self._env.close()
 
     # ------------------------------------------------------------------ observations
+    def _draw_here(self) -> None:
+        """Make this env's GL context current: robosuite makes it current only when it creates it, so with two
+        rendering envs in one process (render pass beside a live env, a benchmark of two modes) the first would
+        draw into the second's context."""
+        ctx = self.render and getattr(self.sim, "_render_context_offscreen", None)
+        if ctx:
+            ctx.gl_ctx.make_current()
+
     def observe(self) -> dict:
         """Observation in the official LIBERO key names; images upright, uint8 (H, W, 3)."""
         env = self._env.env
@@ -173,10 +180,12 @@ class LiberoEnv:
         joints = np.array([data.qpos[i] for i in robot._ref_joint_pos_indexes])
         gripper = np.array([data.qpos[i] for i in robot._ref_gripper_joint_pos_indexes])
         eef_pos = np.array(data.site_xpos[robot.eef_site_id])
-        from robosuite.utils.transform_utils import mat2quat
+        from robosuite.utils.transform_utils import convert_quat, mat2quat, quat2axisangle
 
-        eef_quat = mat2quat(np.array(data.site_xmat[robot.eef_site_id]).reshape(3, 3))
-        ee_ori = quat_to_axis_angle(eef_quat)
+        eef_quat = mat2quat(np.array(data.site_xmat[robot.eef_site_id]).reshape(3, 3))  # the grip site's frame
+        # robosuite's robot0_eef_quat observable (the hand body's frame): LIBERO's ee_ori and robot_states use it
+        hand_quat = convert_quat(np.array(data.get_body_xquat(robot.robot_model.eef_name)), to="xyzw")
+        ee_ori = quat2axisangle(hand_quat.copy())
         obs = {
             "joint_states": joints,
             "gripper_states": gripper,
@@ -184,6 +193,7 @@ class LiberoEnv:
             "ee_ori": ee_ori,
             "ee_states": np.concatenate([eef_pos, ee_ori]),
             "eef_quat": eef_quat,
+            "hand_quat": hand_quat,
             "sim_state": self.get_state(),  # for recording and replay; privileged, never a policy input
         }
         if self.render:
