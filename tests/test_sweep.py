@@ -13,20 +13,20 @@ def test_parse_lists():
     assert parse_list("0,1", int) == [0, 1]
 
 
-def test_a_failing_cell_is_reported_and_the_sweep_goes_on(monkeypatch, capsys):
+def test_a_failing_cell_is_reported_and_the_sweep_goes_on(monkeypatch, capsys, tmp_path):
     ran = []
 
     def fake_run_cell(cell):
         ran.append((cell.suite, cell.frac, cell.method, cell.seed))
-        if cell.method == "broken":
+        if cell.method == "baku_l1":
             raise RuntimeError("env exploded")
         return {"suite": cell.suite, "method": cell.method, "frac": cell.frac, "seed": cell.seed, "profile": cell.profile,
                 "success_rate": 0.5, "ci95": [0.2, 0.8], "train": {"seconds": 1.0}, "eval": {"seconds": 2.0}}
 
     monkeypatch.setattr(bench_mod, "run_cell", fake_run_cell)
     with pytest.raises(SystemExit) as e:
-        bench(["long"], [0.1, 1.0], ["broken", "baku"], [0, 1])
+        bench(["long"], [0.1, 1.0], ["baku_l1", "baku"], [0, 1], results=str(tmp_path))
     assert e.value.code == 1
     assert len(ran) == 8 and sum(m == "baku" for _, _, m, _ in ran) == 4
     err = capsys.readouterr().err
-    assert "FAILED cells" in err and "env exploded" in err and err.count("broken/frac") == 4
+    assert "FAILED cells" in err and "env exploded" in err and err.count("baku_l1/frac") == 4
