@@ -42,7 +42,7 @@ class FastRenderConfig:
         return f"keep{self.keep:g}-min{self.min_faces}-agg{self.aggressiveness:g}-v{MESH_FORMAT}"
 
 
-MESH_FORMAT = 1  # bump when the decimation code changes what it writes: old cache entries are then ignored
+MESH_FORMAT = 3  # bump when the decimation code changes what it writes: old cache entries are then ignored
 FAST_RENDER = FastRenderConfig()
 
 
@@ -57,6 +57,21 @@ def recorded_mode(attrs: dict) -> str:
     """The render mode a file's attributes record; files without one (official, older) were rendered by LIBERO."""
     value = attrs.get("render_mode", UNRECORDED)
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RenderModeMismatch(ValueError):
+    """Demos drawn in one render mode, evaluation in another."""
+
+
+def check_mode_mix(demo_modes: set[str], eval_mode: str, allow: bool = False) -> None:
+    """Refuse a policy trained on frames of one render mode and evaluated in another (its inputs would change
+    under it), naming both, unless `allow` (--allow-mode-mix; the cell then records both)."""
+    other = sorted(demo_modes - {eval_mode})
+    if other and not allow:
+        raise RenderModeMismatch(
+            f"the demos were rendered in render mode {' and '.join(map(repr, other))} but the evaluation renders in "
+            f"{eval_mode!r}: the policy would be evaluated on other pixels than it trained on. Official files count as "
+            f"'{UNRECORDED}'; use a profile of that mode (paper: libero), or pass --allow-mode-mix to run it anyway")
 
 
 def mesh_cache_dir() -> Path:
@@ -75,7 +90,9 @@ class Mesh:
 
 
 def read_mesh(path: str | os.PathLike) -> Mesh:
-    """Any mesh file MuJoCo reads (msh, stl, obj), as MuJoCo reads it (its texture-coordinate conventions included).
+    """Any mesh file MuJoCo reads (msh, stl, obj), as MuJoCo reads it (its texture-coordinate conventions included),
+    with one vertex per distinct (position, uv) of the face corners: LIBERO's meshes are triangle soups, and a
+    simplifier needs shared vertices; a texture seam (same position, other uv) stays a seam.
 
     MuJoCo moves a mesh to its inertial frame on loading and puts that frame into the geom's pose; undoing it gives
     the file's frame, so the decimated copy can take the original's place with the same `scale` and pose.
@@ -88,38 +105,36 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
     rot = np.zeros(9)
     mujoco.mju_quat2Mat(rot, m.geom_quat[0])
     verts = m.mesh_vert[:m.mesh_vertnum[0]].astype(np.float64) @ rot.reshape(3, 3).T + m.geom_pos[0]
-    faces = m.mesh_face[:m.mesh_facenum[0]]
-    if not m.mesh_texcoordnum[0]:
-        return _welded(verts[faces.ravel()], None)
-    uv = m.mesh_texcoord[:m.mesh_texcoordnum[0]].astype(np.float64)
-    return _welded(verts[faces.ravel()], uv[m.mesh_facetexcoord[:m.mesh_facenum[0]].ravel()])
-
-
-def _welded(corners: np.ndarray, corner_uv: np.ndarray | None) -> Mesh:
-    """One vertex per distinct (position, uv) of the face corners: LIBERO's meshes are triangle soups, and a
-    simplifier needs shared vertices; a texture seam (same position, other uv) stays a seam."""
+    corners = verts[m.mesh_face[:m.mesh_facenum[0]].ravel()]
+    corner_uv = None
+    if m.mesh_texcoordnum[0]:
+        uv = m.mesh_texcoord[:m.mesh_texcoordnum[0]].astype(np.float64)
+        corner_uv = uv[m.mesh_facetexcoord[:m.mesh_facenum[0]].ravel()]
     key = corners if corner_uv is None else np.concatenate([corners, corner_uv], axis=1)
     _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    uv = None if corner_uv is None else corner_uv[first]
-    return Mesh(corners[first], inverse.reshape(-1, 3).astype(np.int32), uv)
+    return Mesh(corners[first], inverse.reshape(-1, 3).astype(np.int32), None if corner_uv is None else corner_uv[first])
 
 
 def decimate(mesh: Mesh, cfg: FastRenderConfig = FAST_RENDER) -> Mesh:
-    """The mesh with about `cfg.keep` of its faces (quadric edge collapse); each new vertex takes the uv of the
-    nearest original vertex merged into it."""
+    """The mesh with about `cfg.keep` of its faces (fast-simplification's quadric edge collapse).
+
+    Open borders, texture seams among them, are kept (no cracks), and each merged vertex is put on the original
+    vertex nearest to where the simplifier placed it, with that vertex's uv: the decimated mesh is a subset of the
+    original's vertices, so textures stay where they were.
+    """
     import fast_simplification
 
     _, _, collapses = fast_simplification.simplify(mesh.vertices, mesh.faces, target_reduction=1 - cfg.keep,
-                                                   agg=cfg.aggressiveness, return_collapses=True)
-    verts, faces, mapping = fast_simplification.replay_simplification(mesh.vertices, mesh.faces, collapses)
-    if mesh.uv is None:
-        return Mesh(np.asarray(verts, np.float64), np.asarray(faces, np.int32))
-    dist = np.linalg.norm(mesh.vertices - verts[mapping], axis=1)
-    order = np.lexsort((dist, mapping))  # by new vertex, nearest original first
-    new, first = np.unique(mapping[order], return_index=True)
-    uv = np.zeros((len(verts), 2))
-    uv[new] = mesh.uv[order[first]]
-    return Mesh(np.asarray(verts, np.float64), np.asarray(faces, np.int32), uv)
+                                                   agg=cfg.aggressiveness, return_collapses=True, preserve_border=True)
+    placed, _, merged_into = fast_simplification.replay_simplification(mesh.vertices, mesh.faces, collapses)
+    dist = np.linalg.norm(mesh.vertices - placed[merged_into], axis=1)
+    order = np.lexsort((dist, merged_into))  # by new vertex, nearest original first
+    new, first = np.unique(merged_into[order], return_index=True)
+    nearest = np.zeros(len(placed), np.int64)
+    nearest[new] = order[first]
+    faces = merged_into[mesh.faces]
+    kept = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
+    return Mesh(mesh.vertices[nearest], faces[kept].astype(np.int32), None if mesh.uv is None else mesh.uv[nearest])
 
 
 def write_msh(path: str | os.PathLike, mesh: Mesh) -> None:
