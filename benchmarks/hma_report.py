@@ -37,6 +37,7 @@ from hilam.envs.suites import resolve_suite, task_specs
 from hilam.evaluate import EvalConfig, Journal, plan_episodes
 from hilam.evaluate import evaluate as evaluate_real
 from hilam.methods import Method
+from hilam.profiles import get_profile
 from hilam.provenance import provenance
 from hilam.stages import config_hash
 
@@ -104,7 +105,8 @@ def evaluate_policies(cfg: HMAConfig, sim: WorldModelSim, judge: SuccessJudge, c
         # the cell's own evaluation already ran its last checkpoint's episodes
         journal = run_dir / ("eval_journal.jsonl" if last else f"eval_step{step}.jsonl")
         ev_cfg = EvalConfig(suite=suite, episodes_per_task=episodes_per_task, tasks=tasks or cell.tasks,
-                            workers=workers, seed=cell.seed, journal=str(journal))
+                            workers=workers, seed=cell.seed, journal=str(journal),
+                            render_mode=get_profile(cell.profile).render_mode)  # as the cell's demos are drawn
         real = evaluate_real(method.policy(), ev_cfg)
         if cell.seed not in firsts:
             firsts[cell.seed] = first_observations(ev_cfg)

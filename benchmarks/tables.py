@@ -28,6 +28,7 @@ from scipy.stats import fisher_exact
 
 from benchmarks.paper_numbers import SOURCE, paper_rate
 from hilam.data.recipes import LEGACY
+from hilam.envs.render_mode import LIBERO
 from hilam.evaluate import wilson_interval
 from hilam.methods import method_names
 
@@ -80,11 +81,17 @@ def eval_suite(cell: dict) -> str:
     return cell.get("eval_suite") or cell["suite"]
 
 
+def render_mode(cell: dict) -> str | None:
+    """The render mode a cell's frames were drawn in (None: nothing rendered; cells from before render modes: libero)."""
+    ev = cell.get("eval") or {}
+    return (ev.get("render_mode") or LIBERO) if ev.get("rendered", True) else None
+
+
 def identity(cell: dict) -> tuple:
     """What makes a cell one seed of one run: two files with the same identity are one cell written twice. The demo
-    recipe and the benchmark evaluated on are part of it."""
+    recipe, the benchmark evaluated on and the render mode are part of it."""
     return (cell["suite"], cell["method"], float(cell["frac"]), cell["seed"], cell["profile"], recipe_name(cell),
-            eval_suite(cell))
+            eval_suite(cell), render_mode(cell))
 
 
 def load_cells(runs: Path) -> list[dict]:
@@ -105,6 +112,8 @@ def load_cells(runs: Path) -> list[dict]:
             raise SystemExit(f"{twin} and {path}: the same cell {identity(c)} twice; delete one")
         if recipe_name(c) != LEGACY:  # demos of another recipe are another row, never pooled with the legacy ones
             c["method"] = f"{c['method']}+{recipe_name(c)}"
+        if render_mode(c) not in (None, LIBERO):  # drawn otherwise than by LIBERO: a row of its own (method[fast])
+            c["method"] = f"{c['method']}[{render_mode(c)}]"
         if eval_suite(c) != c["suite"]:  # evaluated on another benchmark: a row of its own (method@benchmark)
             c["method"] = f"{c['method']}@{eval_suite(c)}"
         cells.append(c)

@@ -19,9 +19,10 @@ from accelerate import PartialState
 from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.data.fractions import n_selected
-from hilam.data.generate import GenerateConfig, generate
+from hilam.data.generate import GenerateConfig, generate, rendered_modes
 from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, DemoRecipe, get_recipe
 from hilam.data.schema import SCRIPTED, source_of, task_file
+from hilam.envs.render_mode import LIBERO, check_mode_mix
 from hilam.envs.suites import resolve_suite, task_specs
 from hilam.envs.workers import core_share
 from hilam.evaluate import EvalConfig, evaluate, shard_journal
@@ -55,13 +56,22 @@ class CellConfig:
     eval_suite: str = ""
     # train on official files for some tasks and the scripted expert's demos for the others; refused unless asked
     mixed_sources: bool = False
+    # train on demos drawn in one render mode (official files: libero) and evaluate in the profile's; refused unless
+    # asked, and then the cell records both
+    allow_mode_mix: bool = False
 
     def evaluated_on(self) -> str:
         return resolve_suite(self.eval_suite or self.suite).name
 
     def _stem(self) -> str:
         recipe = "" if self.recipe == LEGACY else f"-{self.recipe}"  # cells from before recipes keep their names
-        return f"frac{self.frac:g}-seed{self.seed}-{self.profile}{recipe}"
+        return f"frac{self.frac:g}-seed{self.seed}-{self.profile}{recipe}{self.render_suffix()}"
+
+    def render_suffix(self) -> str:
+        """'-fast' for a cell whose frames its profile draws in the fast render mode: never the same cell as one drawn
+        by LIBERO ('': cells from before render modes keep their names; state-only cells draw nothing)."""
+        mode = get_profile(self.profile).render_mode
+        return f"-{mode}" if mode != LIBERO and get_method(self.method).observation == "images" else ""
 
     def path(self) -> Path:
         suite = resolve_suite(self.suite).name
@@ -123,15 +133,22 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
     shared = profile.hilam.shared  # pretrained stages and their corpus live beside this cell's runs and data
     shared.place(cell.runs, cell.video)
     shared.video.workers = cell.workers
+    shared.video.render_mode = profile.render_mode
     stats = generate(GenerateConfig(suite=suite, root=cell.data, frac=cell.frac, workers=cell.workers, tasks=cell.tasks,
                                     demos_per_task=cell.demos_per_task, max_attempts=2 * cell.demos_per_task,
-                                    render=method_cls.observation == "images", recipe=cell.recipe))
+                                    render=method_cls.observation == "images", recipe=cell.recipe,
+                                    render_mode=profile.render_mode))
     with_demos = tuple(s["task_id"] for s in stats if s.get("successes"))
     without = [s["task"] for s in stats if not s.get("successes")]
     if not with_demos:
         raise SystemExit(f"[bench] the expert made no demos for {suite}; see {cell.data}/{suite}/states/*.json")
     if without:  # train on what exists; those tasks are still evaluated (and recorded) as they are
         print(f"[bench] WARNING: no expert demos for {without}; training without them", file=sys.stderr)
+    demo_mode = None  # demos without images: nothing rendered
+    if method_cls.observation == "images":  # before training: a mode mix is refused now, not after hours
+        modes = rendered_modes(cell.data, suite, [t for t in task_specs(suite) if t.task_id in with_demos])
+        check_mode_mix(set(modes.values()), profile.render_mode, cell.allow_mode_mix)
+        demo_mode = modes[next(iter(modes))] if len(set(modes.values())) == 1 else modes  # one mode, or per task
     data = DemoDataset(DatasetConfig(root=cell.data, suite=suite, frac=cell.frac, seed=0, tasks=with_demos,
                                      chunk=profile.baku.head.chunk, image_size=profile.image_size,
                                      observation=method_cls.observation))
@@ -142,6 +159,7 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
     origin = {"source": {(True, False): "scripted expert (hilam)", (False, True): "official files"}.get(
                   kinds, "mixed: official files and scripted expert (--mixed-sources)"),
               "sources": sources, "obs_alignment": data.obs_alignment,
+              "render_mode": demo_mode,
               "tasks_without_demos": without, "expert_git": sorted(made_by)}  # no commits: a user's files
     return data, method, cell.run_dir(), origin
 
@@ -201,7 +219,7 @@ def _run_cell(cell: CellConfig, procs: PartialState, profile: Profile, recipe: D
                                               tasks=cell.tasks, workers=workers, seed=cell.seed,
                                               journal=str(journal), render=method.observation == "images",
                                               video_dir=str(run_dir / video_name) if method.observation == "images" else "",
-                                              rank=rank, world=world))
+                                              rank=rank, world=world, render_mode=profile.render_mode))
     result = {
         "suite": suite, "eval_suite": cell.evaluated_on(), "method": cell.method, "frac": cell.frac, "seed": cell.seed,
         "profile": cell.profile,
@@ -212,6 +230,7 @@ def _run_cell(cell: CellConfig, procs: PartialState, profile: Profile, recipe: D
         "train": train,
         "eval": {"seconds": ev["seconds"], "env_steps_per_s": ev["env_steps_per_s"], "workers": ev["workers"],
                  "rendered": method.observation == "images",
+                 "render_mode": profile.render_mode if method.observation == "images" else None,
                  "per_task": ev["per_task"], "errors": ev["errors"]},
         "data": {"root": cell.data, "demos_per_task": data.demos_per_task,
                  "recipe": recipe.record(), "observation": method.observation,
@@ -222,7 +241,8 @@ def _run_cell(cell: CellConfig, procs: PartialState, profile: Profile, recipe: D
         "command": f"hilam bench --suite {suite} --frac {cell.frac:g} --methods {cell.method} --seeds {cell.seed} "
                    f"--profile {cell.profile} --recipe {cell.recipe} --data {cell.data}"
                    + (f" --eval-suite {cell.evaluated_on()}" if cell.evaluated_on() != suite else "")
-                   + (" --mixed-sources" if cell.mixed_sources else ""),
+                   + (" --mixed-sources" if cell.mixed_sources else "")
+                   + (" --allow-mode-mix" if cell.allow_mode_mix else ""),
         "cell_config": asdict(cell),
         **origin,
     }
@@ -307,7 +327,7 @@ def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seed
 def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str = "cpu",
           workers: int = 0, data: str = "data/demos", video: str = "data/video", keep_every: int = 0,
           force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = CellConfig.results, eval_suite: str = "",
-          mixed_sources: bool = False) -> list[dict]:
+          mixed_sources: bool = False, allow_mode_mix: bool = False) -> list[dict]:
     """Every (suite, fraction, method, seed) cell: finished ones are skipped, interrupted ones resume from their
     checkpoints, and a cell that fails is reported without stopping the sweep (exit status 1 at the end)."""
     check_inputs(suites, fracs, methods, seeds, profile, workers, data, results, recipe, eval_suite, mixed_sources)
@@ -318,7 +338,8 @@ def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list
                 for s in seeds:
                     cell = CellConfig(suite=suite, method=m, frac=frac, seed=s, profile=profile, workers=workers,
                                       data=data, video=video, keep_every=keep_every, force=force, recipe=recipe,
-                                      results=results, eval_suite=eval_suite, mixed_sources=mixed_sources)
+                                      results=results, eval_suite=eval_suite, mixed_sources=mixed_sources,
+                                      allow_mode_mix=allow_mode_mix)
                     try:
                         rows.append(run_cell(cell))
                     except Exception as e:  # noqa: BLE001 (one broken cell must not end a night-long sweep)

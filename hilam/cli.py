@@ -80,7 +80,7 @@ def _goals(progress: dict | None) -> str:
 def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", seeds: str = "0",
               profile: str = "cpu", workers: int = 0, data: str = "data/demos", video: str = "data/video",
               keep_every: int = 0, force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = "runs/cells",
-              eval_suite: str = "", mixed_sources: bool = False) -> None:
+              eval_suite: str = "", mixed_sources: bool = False, allow_mode_mix: bool = False) -> None:
     """Benchmark cells for every combination of the comma-separated suites ('all' = the four), fractions,
     methods and seeds: demos, then train + evaluate; finished cells are skipped unless --force. --keep-every N
     keeps the policy's checkpoints every N steps (for evaluating it along training, e.g. in HMA). --recipe: how the
@@ -88,13 +88,15 @@ def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", see
     --results: where cell JSONs go (your runs: runs/cells; the committed reference cells: results/runs).
     --eval-suite: evaluate the trained policy on another registered LIBERO benchmark (e.g. libero_10_lan; default: the
     suite trained on), a cell of its own (`...-on-<benchmark>.json`) sharing the training. --mixed-sources: train on
-    official files for some tasks and scripted-expert demos for the others (refused otherwise)."""
+    official files for some tasks and scripted-expert demos for the others (refused otherwise). --allow-mode-mix:
+    evaluate in the profile's render mode a policy trained on demos drawn in another (official files are drawn by
+    LIBERO; the cpu profiles evaluate in the fast mode; refused otherwise, and the cell records both)."""
     from hilam.bench import bench, parse_list
 
     bench(suites=parse_list(suite), fracs=parse_list(frac, float), methods=parse_list(methods),
           seeds=parse_list(seeds, int), profile=profile, workers=workers, data=data, video=video,
           keep_every=keep_every, force=force, recipe=recipe, results=results, eval_suite=eval_suite,
-          mixed_sources=mixed_sources)
+          mixed_sources=mixed_sources, allow_mode_mix=allow_mode_mix)
 
 
 def main() -> None:

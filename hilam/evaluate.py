@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
+from hilam.envs.render_mode import LIBERO
 from hilam.envs.suites import SETTLE_STEPS, TaskSpec, official_init_states, resolve_suite, task_specs
 from hilam.envs.workers import EnvWorkers
 
@@ -44,6 +45,7 @@ class EvalConfig:
     workers: int = 0  # 0 = number of CPU cores
     image_size: int = 128
     render: bool = True  # False: no cameras (state-based policies); physics and outcomes are the same either way
+    render_mode: str = LIBERO  # how the cameras draw (hilam.envs.render_mode: libero or fast); same physics
     video_dir: str = ""  # if set: mp4 of the first episode of each task
     seed: int = 0
     journal: str = ""  # if set: a JSON-lines record of finished episodes; a rerun skips them (resumable)
@@ -57,7 +59,7 @@ class EvalConfig:
         spec = resolve_suite(self.suite)
         return {"episodes_per_task": self.episodes_per_task, "init_states": self.init_states,
                 "max_steps": self.max_steps or spec.max_steps, "settle_steps": SETTLE_STEPS,
-                "image_size": self.image_size}
+                "image_size": self.image_size, "render_mode": self.render_mode if self.render else None}
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -123,9 +125,11 @@ def run_order(episodes: list[Episode], rounds: int) -> list[Episode]:
 
 
 def _identity(header: dict) -> dict:
-    """What must match for a journal's episodes to be reused: not which tasks or how many episodes each."""
+    """What must match for a journal's episodes to be reused: not which tasks or how many episodes each. Journals
+    from before render modes, and state-only ones (same physics in every mode), count as drawn by LIBERO."""
+    protocol = {k: v for k, v in header["protocol"].items() if k != "episodes_per_task"}
     return {k: v for k, v in header.items() if k != "tasks"} | {
-        "protocol": {k: v for k, v in header["protocol"].items() if k != "episodes_per_task"}}
+        "protocol": protocol | {"render_mode": protocol.get("render_mode") or LIBERO}}
 
 
 def episode_seed(cfg: EvalConfig, ep: Episode) -> int:
@@ -230,9 +234,10 @@ def journal_summary(path: str) -> dict:
     evaluation still running or cut short, with the episodes its first run planned (`planned`) beside them."""
     header, records = read_journal(path)
     p = header["protocol"]
+    mode = p.get("render_mode", LIBERO)  # None: a state-only evaluation
     cfg = EvalConfig(suite=header["suite"], episodes_per_task=p["episodes_per_task"], init_states=p["init_states"],
                      max_steps=p["max_steps"], image_size=p["image_size"], seed=header["seed"],
-                     tasks=tuple(header.get("tasks", ())))
+                     tasks=tuple(header.get("tasks", ())), render=mode is not None, render_mode=mode or LIBERO)
     journal = Journal("", cfg)  # in memory: the records read above, nothing written
     journal.add(records)
     planned = plan_episodes(cfg)
@@ -271,7 +276,7 @@ def evaluate(policy: Policy, cfg: EvalConfig) -> dict:
     bar = tqdm(total=len(todo) + len(finished), initial=len(finished), desc=f"eval {resolve_suite(cfg.suite).name}",
                unit="ep", dynamic_ncols=True)
 
-    with EnvWorkers(n_workers, image_size=cfg.image_size, render=cfg.render) as workers:
+    with EnvWorkers(n_workers, image_size=cfg.image_size, render=cfg.render, render_mode=cfg.render_mode) as workers:
 
         def start(slots: list[int]) -> None:
             """Reset idle slots onto the next queued episodes (in parallel); a failed reset fails its episode."""

@@ -44,12 +44,15 @@ def _object_demos_made_once(tmp_path_factory, worker_id) -> Path:
     """The expert's OBJECT_DEMOS, generated (state pass + render, ~80 s) by the first xdist worker that asks;
     the others wait on the lock and reuse them. Kept under this run's base temp dir, never across runs."""
     from hilam.data.generate import GenerateConfig, generate
+    from hilam.profiles import get_profile
 
     base = tmp_path_factory.getbasetemp()
     root = (base if worker_id == "master" else base.parent) / "object_demos"
     with FileLock(f"{root}.lock"):
         if not (root / "done").exists():
-            generate(GenerateConfig(root=str(root), workers=1, **OBJECT_DEMOS))
+            # drawn as the smoke cells evaluate (their profile's render mode), so they train on what they are shown
+            generate(GenerateConfig(root=str(root), workers=1, render_mode=get_profile("smoke").render_mode,
+                                    **OBJECT_DEMOS))
             (root / "done").touch()
     return root
 

@@ -39,7 +39,7 @@ def first_observations(cfg: EvalConfig) -> list[dict]:
         if env is None or env.task != ep.task:
             if env is not None:
                 env.close()
-            env = LiberoEnv(ep.task, image_size=cfg.image_size)
+            env = LiberoEnv(ep.task, image_size=cfg.image_size, render_mode=cfg.render_mode)
         obs = env.reset(ep.init_state, seed=episode_seed(cfg, ep))
         out.append(obs | {"language": ep.task.language, "task_id": ep.task.task_id, "episode": ep.index})
     if env is not None:

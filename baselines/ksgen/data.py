@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from hilam.atomic import atomic_savez
+from hilam.envs.render_mode import LIBERO
 from hilam.envs.suites import TaskSpec, task_specs
 
 CAMERA = "agentview_rgb"
@@ -25,6 +26,7 @@ class KeyStepConfig:
     image_size: int = 64  # what the generator sees
     test_per_task: int = 10  # the last episodes of each task's pool are held out
     tasks: tuple[int, ...] = ()  # empty: every task of the suite
+    render_mode: str = LIBERO  # how the frames are drawn (hilam.envs.render_mode), as the demos are
 
 
 @dataclass
@@ -51,7 +53,8 @@ class KeyStepSet:
 
 def cache_path(cfg: KeyStepConfig) -> Path:
     tasks = "-tasks" + "_".join(map(str, cfg.tasks)) if cfg.tasks else ""
-    return Path(cfg.cache) / f"{cfg.suite}-{cfg.image_size}px{tasks}.npz"
+    mode = "" if cfg.render_mode == LIBERO else f"-{cfg.render_mode}"  # caches from before render modes keep their names
+    return Path(cfg.cache) / f"{cfg.suite}-{cfg.image_size}px{tasks}{mode}.npz"
 
 
 def demo_key_frames(task: TaskSpec, episodes: list[tuple[np.ndarray, np.ndarray]], cfg: KeyStepConfig) -> list[dict]:
@@ -62,7 +65,7 @@ def demo_key_frames(task: TaskSpec, episodes: list[tuple[np.ndarray, np.ndarray]
     from hilam.keysteps import key_steps, predicate_trace
 
     state_env = LiberoEnv(task, render=False)
-    view_env = LiberoEnv(task, render=True, image_size=cfg.render_size, cameras=(CAMERA,))
+    view_env = LiberoEnv(task, render=True, image_size=cfg.render_size, cameras=(CAMERA,), render_mode=cfg.render_mode)
     out = []
     try:
         for states, actions in episodes:

@@ -30,6 +30,7 @@ from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, get_recipe
 from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, SOURCE, Demo, DemoFileError, file_attrs, libero_env_args,
                                read_task_file, stored_demo_ids, task_file, write_task_file)
 from hilam.envs.cpu_math import math_in_use, pinned_math
+from hilam.envs.render_mode import LIBERO, check_render_mode, recorded_mode
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 from hilam.provenance import git_commit
 
@@ -49,6 +50,9 @@ class GenerateConfig:
     seed: int = 0
     tasks: tuple[int, ...] = ()  # empty = every task of the suite
     recipe: str = DEFAULT_RECIPE  # how the expert's episodes are made (hilam.data.recipes); recorded in every file
+    # how the render pass draws (hilam.envs.render_mode: libero or fast); recorded in every file. A task file of
+    # another mode is rendered again from the cached states (the state pass is the same in every mode)
+    render_mode: str = LIBERO
 
 
 def episode_seed(seed: int, task: TaskSpec, attempt: int) -> int:
@@ -189,20 +193,21 @@ def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     episodes = load_state_episodes(cfg, task)
     out = task_file(cfg.root, task.suite, task.name)
     wanted = select_demos(task.name, len(episodes), cfg.frac, cfg.seed) if episodes else []
-    if out.exists() and set(wanted) <= set(stored_demo_ids(out)):
+    current = out.exists() and _rendered_mode(out) == cfg.render_mode  # another mode's file is rendered again
+    if current and set(wanted) <= set(stored_demo_ids(out)):
         shutil.rmtree(_pending_dir(cfg, task), ignore_errors=True)  # left by a kill after the task file was written
         return {"rendered": 0, "render_fps": None}
     have: dict[int, Demo] = {}
-    if out.exists():
+    if current:
         try:
             td = read_task_file(out)
             have = dict(zip(td.demo_ids, td.demos))
         except DemoFileError:
             have = {}  # unreadable file: render again
     pending = _pending_dir(cfg, task)
-    have |= _read_pending(pending, wanted)
+    have |= _read_pending(pending, wanted, cfg.render_mode)
     missing = [i for i in wanted if i not in have]
-    env = LiberoEnv(task, render=True, image_size=cfg.image_size)
+    env = LiberoEnv(task, render=True, image_size=cfg.image_size, render_mode=cfg.render_mode)
     t0, frames = time.perf_counter(), 0
     for i in missing:
         states, actions = episodes[i]
@@ -219,6 +224,7 @@ def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     stats = json.loads(stats_path(cfg.root, task).read_text())
     stats["render_pass_frames_per_s"] = fps  # frames = env steps, each with both cameras rendered
     stats["rendered_demos"] = len(have)
+    stats["render_mode"] = cfg.render_mode
     write_json(stats_path(cfg.root, task), stats)
     return {"rendered": len(missing), "render_fps": fps}
 
@@ -228,13 +234,29 @@ def _pending_dir(cfg: GenerateConfig, task: TaskSpec) -> Path:
     return Path(cfg.root) / task.suite / "states" / f"{task.name}.rendered"
 
 
-def _read_pending(pending: Path, wanted: list[int]) -> dict[int, Demo]:
+def _rendered_mode(path: Path) -> str | None:
+    """The render mode a demo file records (unrecorded: libero), None if its attributes cannot be read."""
+    try:
+        return recorded_mode(file_attrs(path))
+    except DemoFileError:
+        return None
+
+
+def rendered_modes(root: str | os.PathLike, suite: str, tasks: list[TaskSpec]) -> dict[str, str]:
+    """Task name -> the render mode its demo file was drawn in (official and older files: libero)."""
+    return {t.name: _rendered_mode(task_file(root, suite, t.name)) or LIBERO for t in tasks
+            if task_file(root, suite, t.name).exists()}
+
+
+def _read_pending(pending: Path, wanted: list[int], mode: str) -> dict[int, Demo]:
     have: dict[int, Demo] = {}
     for f in sorted(pending.glob("demo_*.hdf5")) if pending.is_dir() else []:
         try:
             td = read_task_file(f)
         except DemoFileError:
             continue  # unreadable: render it again
+        if recorded_mode(td.attrs) != mode:
+            continue  # rendered in another mode: render it again
         have |= {i: d for i, d in zip(td.demo_ids, td.demos) if i in wanted}
     return have
 
@@ -246,6 +268,7 @@ def _write(path: Path, demos: dict[int, Demo], task: TaskSpec, cfg: GenerateConf
                     problem_name=libero["problem_info"]["problem_name"], bddl_file_name=task.bddl_file,
                     env_args=libero["env_args"],
                     extra_attrs={"pool_size": pool_size, "source": SOURCE, "generate_config": json.dumps(asdict(cfg)),
+                                 "render_mode": cfg.render_mode,
                                  "recipe": json.dumps(get_recipe(cfg.recipe).record())})
 
 
@@ -280,7 +303,8 @@ def _plan(tasks: list[TaskSpec], cfg: GenerateConfig) -> tuple[int, int, int]:
         have, want = have + min(pool, cfg.demos_per_task), want + cfg.demos_per_task
         if cfg.render:
             wanted = select_demos(t.name, pool or cfg.demos_per_task, cfg.frac, cfg.seed)
-            to_render += len(set(wanted) - set(stored_demo_ids(out) if out.exists() else []))
+            stored = stored_demo_ids(out) if out.exists() and _rendered_mode(out) == cfg.render_mode else []
+            to_render += len(set(wanted) - set(stored))
     return have, want, to_render
 
 
@@ -290,6 +314,7 @@ def generate(cfg: GenerateConfig) -> list[dict]:
 
     suite = resolve_suite(cfg.suite)
     get_recipe(cfg.recipe)  # an unknown recipe is refused before any work
+    check_render_mode(cfg.render_mode)
     tasks = [t for t in task_specs(suite.name) if not cfg.tasks or t.task_id in cfg.tasks]
     have, want, to_render = _plan(tasks, cfg)  # (demos of another recipe under this root are refused here)
     print(f"[generate] {suite.name}, {len(tasks)} tasks, recipe {cfg.recipe}: state pass {have}/{want} expert demos "

@@ -29,6 +29,7 @@ from hilam.data.generate import (
     generate,
     load_state_episodes,
 )
+from hilam.envs.render_mode import LIBERO, recorded_mode
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 
 SOURCE = "hilam scripted rollouts, agentview only, actions dropped"
@@ -50,6 +51,7 @@ class VideoCorpusConfig:
     camera: str = "agentview_rgb"
     tasks: tuple[int, ...] = ()  # empty = every task of the suite
     workers: int = 0
+    render_mode: str = LIBERO  # hilam.envs.render_mode; recorded in every corpus file, another mode's is rendered again
 
     def state_pass(self) -> GenerateConfig:
         """The demo generator's settings for this corpus's state pass (its pool of rollouts per task)."""
@@ -59,8 +61,8 @@ class VideoCorpusConfig:
 
     def key(self) -> str:
         """Identity of the corpus content (used to key models trained on it)."""
-        return json.dumps({k: v for k, v in asdict(self).items() if k not in ("workers", "image_size")},
-                          sort_keys=True)
+        skip = ("workers", "image_size") + (("render_mode",) if self.render_mode == LIBERO else ())  # keys as before
+        return json.dumps({k: v for k, v in asdict(self).items() if k not in skip}, sort_keys=True)
 
 
 @dataclass
@@ -97,14 +99,15 @@ def _render_task(task: TaskSpec, cfg: VideoCorpusConfig) -> dict:
     episodes = episodes[: cfg.episodes_per_task]
     if not episodes:
         return {"task": task.name, "clips": 0, "rendered": 0}
-    if (have := _clip_count(out)) >= len(episodes):
+    if (have := _clip_count(out, cfg.render_mode)) >= len(episodes):
         return {"task": task.name, "clips": have, "rendered": 0}
-    env = LiberoEnv(task, render=True, image_size=cfg.render_size, cameras=(cfg.camera,))
+    env = LiberoEnv(task, render=True, image_size=cfg.render_size, cameras=(cfg.camera,), render_mode=cfg.render_mode)
     tmp = temp_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(tmp, "w") as f:
         f.attrs.update({"language": task.language, "stride": cfg.stride, "camera": cfg.camera,
-                        "image_size": cfg.render_size, "source": SOURCE, "config": json.dumps(asdict(cfg))})
+                        "image_size": cfg.render_size, "source": SOURCE, "config": json.dumps(asdict(cfg)),
+                        "render_mode": cfg.render_mode})
         g = f.create_group("videos")
         for i, (states, _actions) in enumerate(episodes):  # the actions are dropped: this is the point
             frames = np.stack([env.set_state(s)[cfg.camera] for s in states[:: cfg.stride]])
@@ -134,11 +137,12 @@ def build_corpus(cfg: VideoCorpusConfig) -> list[dict]:
     return results
 
 
-def _clip_count(path: Path) -> int:
+def _clip_count(path: Path, mode: str) -> int:
+    """Clips a corpus file holds, 0 if it is missing or was rendered in another mode than `mode`."""
     if not path.exists():
         return 0
     with h5py.File(path, "r") as f:
-        return len(f["videos"])
+        return len(f["videos"]) if recorded_mode(dict(f.attrs)) == mode else 0
 
 
 def _read_corpus_file(path: Path, size: int, limit: int) -> list[Clip]:
@@ -201,7 +205,8 @@ def load_corpus(cfg: VideoCorpusConfig) -> list[Clip]:
 def _task_complete(cfg: VideoCorpusConfig, task: TaskSpec) -> bool:
     """Whether a task's state pass is done and every clip the corpus takes from it is rendered."""
     stats = finished_state_pass(task, cfg.state_pass())
-    return stats is not None and _clip_count(corpus_file(cfg, task)) >= min(cfg.episodes_per_task, stats["successes"])
+    have = _clip_count(corpus_file(cfg, task), cfg.render_mode)
+    return stats is not None and have >= min(cfg.episodes_per_task, stats["successes"])
 
 
 def ensure_corpus(cfg: VideoCorpusConfig) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hilam.envs.render_mode import LIBERO
 from hilam.envs.suites import TaskSpec
 
 
@@ -34,7 +35,7 @@ class StepResult:
     goals: tuple[bool, ...] = ()
 
 
-def _serve(conn, image_size: int, render: bool, threads: str) -> None:
+def _serve(conn, image_size: int, render: bool, threads: str, render_mode: str = LIBERO) -> None:
     from hilam.envs.gl import use_render_threads
     from hilam.envs.libero_env import LiberoEnv
 
@@ -53,7 +54,8 @@ def _serve(conn, image_size: int, render: bool, threads: str) -> None:
                 if env is None or task != new_task:
                     if env is not None:
                         env.close()
-                    env, task = LiberoEnv(new_task, render=render, image_size=image_size), new_task
+                    env = LiberoEnv(new_task, render=render, image_size=image_size, render_mode=render_mode)
+                    task = new_task
                 obs = env.reset(init_state=init_state, seed=seed)
                 conn.send(StepResult(obs, env.success(), goals=tuple(env.goal_status())))
             elif cmd == "step":
@@ -82,13 +84,15 @@ def exit_reason(code: int | None) -> str:
 class EnvWorkers:
     """N processes, each with one env; `reset` and `step` address one worker by index."""
 
-    def __init__(self, n: int, image_size: int = 128, render: bool = True, timeout_s: float = 300.0):
+    def __init__(self, n: int, image_size: int = 128, render: bool = True, timeout_s: float = 300.0,
+                 render_mode: str = LIBERO):
         from hilam.envs.gl import render_threads, select_gl_backend
 
         if render:
             select_gl_backend()
         self.threads = render_threads(n)
         self.n, self.image_size, self.render, self.timeout_s = n, image_size, render, timeout_s
+        self.render_mode = render_mode  # hilam.envs.render_mode: how every worker's env draws
         self._ctx = mp.get_context("spawn")  # never fork: inherited GL contexts crash
         self._procs: list = [None] * n
         self._conns: list = [None] * n
@@ -97,7 +101,8 @@ class EnvWorkers:
 
     def _start(self, i: int) -> None:
         parent, child = self._ctx.Pipe()
-        p = self._ctx.Process(target=_serve, args=(child, self.image_size, self.render, self.threads), daemon=True)
+        p = self._ctx.Process(target=_serve, args=(child, self.image_size, self.render, self.threads, self.render_mode),
+                              daemon=True)
         p.start()
         child.close()
         self._procs[i], self._conns[i] = p, parent
