@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 import traceback
+import warnings
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -65,7 +66,8 @@ def _states_path(cfg: GenerateConfig, task: TaskSpec) -> Path:
 
 
 def states_path(root: str | os.PathLike, task: TaskSpec) -> Path:
-    """The state pass's episodes of one task (npz: states_i, actions_i, seed_i)."""
+    """The state pass's episodes of one task (npz: states_i, actions_i, seed_i; fixtures_i, the pose of each body of
+    `fixture_bodies` in episode i, pos + quat)."""
     return Path(root) / task.suite / "states" / f"{task.name}.npz"
 
 
@@ -118,7 +120,10 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     if cached:
         with np.load(path) as z:
             episodes = [(z[f"states_{i}"], z[f"actions_{i}"], int(z[f"seed_{i}"])) for i in range(cached["successes"])]
+        fixtures = load_fixture_poses(cfg.root, task)
         failures, attempts = cached["failures"], cached["attempts"]
+    else:
+        fixtures = []
     lengths = [len(a) for _, a, _ in episodes]
     steps, t0 = 0, time.perf_counter()
     while len(episodes) < cfg.demos_per_task and attempts < cfg.max_attempts:
@@ -136,6 +141,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
             failures.append({"seed": seed, "reason": f"{type(e).__name__}: {e}"})
         if ok:
             episodes.append((ep.states, ep.actions, seed))
+            fixtures.append(env.fixture_poses())  # where this episode's reset put them (no reset since)
             lengths.append(len(ep.actions))
         if progress is not None:
             progress.put(("state", task.name, ok))
@@ -144,6 +150,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     arrays = {}
     for i, (s, a, sd) in enumerate(episodes):
         arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = s, a, np.int64(sd)
+    arrays |= _fixture_arrays(fixtures)
     atomic_savez(path, **arrays)
     stats = {"task": task.name, "task_id": task.task_id, "language": task.language,
              "demos_per_task": cfg.demos_per_task, "max_attempts": cfg.max_attempts,
@@ -157,6 +164,27 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
         stats["extended_from"] = {k: cached.get(k) for k in ("successes", "attempts", "git")}
     write_json(stats_path(cfg.root, task), stats)
     return stats
+
+
+def _fixture_arrays(fixtures: list[dict[str, np.ndarray] | None]) -> dict[str, np.ndarray]:
+    """npz arrays of the episodes' fixture poses: `fixture_bodies` and one (n_fixtures, 7) array per episode that has
+    them (a scene without fixtures: zero rows, so it reads as recorded, not as an old cache)."""
+    bodies = next((sorted(f) for f in fixtures if f is not None), None)
+    if bodies is None:
+        return {}
+    out = {f"fixtures_{i}": np.array([f[b] for b in bodies], np.float64).reshape(len(bodies), 7)
+           for i, f in enumerate(fixtures) if f is not None}
+    return out | {"fixture_bodies": np.array(bodies, dtype=str)}
+
+
+def load_fixture_poses(root: str | os.PathLike, task: TaskSpec) -> list[dict[str, np.ndarray] | None]:
+    """Per cached episode, where its reset put each fixture (root body name -> pos + quat), or None for an
+    episode cached before they were recorded. LIBERO places fixtures by writing the model, outside the flattened
+    state, so an episode is drawn where it happened only with these set (`LiberoEnv.place_fixtures`)."""
+    with np.load(states_path(root, task)) as z:
+        n = sum(1 for k in z.files if k.startswith("actions_"))
+        bodies = [str(b) for b in z["fixture_bodies"]] if "fixture_bodies" in z.files else []
+        return [dict(zip(bodies, z[f"fixtures_{i}"])) if f"fixtures_{i}" in z.files else None for i in range(n)]
 
 
 def load_state_episodes(cfg: GenerateConfig, task: TaskSpec) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -176,8 +204,12 @@ def cached_state_demos(root: str | os.PathLike, task: TaskSpec) -> list[Demo] | 
         return [Demo(actions=z[f"actions_{i}"], states=z[f"states_{i}"], obs={}) for i in range(n)]
 
 
-def render_episode(env, states: np.ndarray, actions: np.ndarray) -> Demo:
-    """Re-render an episode from its states: observation t is rendered from states[t], before a_t."""
+def render_episode(env, states: np.ndarray, actions: np.ndarray,
+                   fixtures: dict[str, np.ndarray] | None = None) -> Demo:
+    """Re-render an episode from its states: observation t is rendered from states[t], before a_t, with the
+    fixtures where the episode had them (None: where the render env's own reset put them)."""
+    if fixtures is not None:
+        env.place_fixtures(fixtures)
     frames = [env.set_state(s) for s in states]
     obs = {k: np.stack([f[k] for f in frames]) for k in (*IMAGE_KEYS, *LOW_DIM_KEYS)}
     quat = np.stack([f["hand_quat"] for f in frames])  # robosuite's robot0_eef_quat, as LIBERO's robot_states
@@ -191,6 +223,7 @@ def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     from hilam.envs.libero_env import LiberoEnv
 
     episodes = load_state_episodes(cfg, task)
+    fixtures = load_fixture_poses(cfg.root, task)
     out = task_file(cfg.root, task.suite, task.name)
     wanted = select_demos(task.name, len(episodes), cfg.frac, cfg.seed) if episodes else []
     current = out.exists() and _rendered_mode(out) == cfg.render_mode  # another mode's file is rendered again
@@ -207,11 +240,15 @@ def render_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     pending = _pending_dir(cfg, task)
     have |= _read_pending(pending, wanted, cfg.render_mode)
     missing = [i for i in wanted if i not in have]
+    if any(fixtures[i] is None for i in missing):
+        warnings.warn(f"{states_path(cfg.root, task)}: cached before fixture poses were recorded; its fixtures "
+                      "(stove, cabinet, ...) are drawn where the render env's reset puts them, up to ~2 cm off",
+                      stacklevel=2)
     env = LiberoEnv(task, render=True, image_size=cfg.image_size, render_mode=cfg.render_mode)
     t0, frames = time.perf_counter(), 0
     for i in missing:
         states, actions = episodes[i]
-        have[i] = render_episode(env, states, actions)
+        have[i] = render_episode(env, states, actions, fixtures[i])
         _write(pending / f"demo_{i}.hdf5", {i: have[i]}, task, cfg, len(episodes))  # survives an interruption
         frames += len(states)
         if progress is not None:

@@ -27,6 +27,7 @@ from hilam.data.generate import (
     GenerateConfig,
     finished_state_pass,
     generate,
+    load_fixture_poses,
     load_state_episodes,
 )
 from hilam.envs.render_mode import LIBERO, recorded_mode
@@ -97,6 +98,7 @@ def _render_task(task: TaskSpec, cfg: VideoCorpusConfig) -> dict:
     out = corpus_file(cfg, task)
     episodes = load_state_episodes(cfg.state_pass(), task)
     episodes = episodes[: cfg.episodes_per_task]
+    fixtures = load_fixture_poses(cfg.states_root, task)
     if not episodes:
         return {"task": task.name, "clips": 0, "rendered": 0}
     if (have := _clip_count(out, cfg.render_mode)) >= len(episodes):
@@ -110,6 +112,8 @@ def _render_task(task: TaskSpec, cfg: VideoCorpusConfig) -> dict:
                         "render_mode": cfg.render_mode})
         g = f.create_group("videos")
         for i, (states, _actions) in enumerate(episodes):  # the actions are dropped: this is the point
+            if fixtures[i] is not None:  # where the episode had its fixtures (else where this env's reset put them)
+                env.place_fixtures(fixtures[i])
             frames = np.stack([env.set_state(s)[cfg.camera] for s in states[:: cfg.stride]])
             g.create_dataset(f"ep_{i}", data=frames, compression="lzf", chunks=(1, *frames.shape[1:]))
     env.close()

@@ -105,6 +105,20 @@ class LiberoEnv:
             frames[env.sim.model.body_name2id(fixture.root_body)] = (pos, quat)
         return frames
 
+    def fixture_poses(self) -> dict[str, np.ndarray]:
+        """Where this episode's reset put each fixture: root body name -> pos + quat (7 numbers). LIBERO writes them
+        into the model, outside the flattened state, so replaying an episode's states needs them too."""
+        model = self.sim.model
+        return {model.body_id2name(b): np.concatenate([model.body_pos[b], model.body_quat[b]])
+                for b in self._fixture_frames}
+
+    def place_fixtures(self, poses: dict[str, np.ndarray]) -> None:
+        """Put the fixtures where `fixture_poses` found them (kept until the next `reset`)."""
+        model = self.sim.model
+        for name, pose in poses.items():
+            body = model.body_name2id(name)
+            model.body_pos[body], model.body_quat[body] = pose[:3], pose[3:]
+
     def _restore_fixture_frames(self) -> None:
         """Put fixtures back where a freshly loaded model has them before a soft reset.
 
