@@ -62,12 +62,14 @@ def raw_costs(suite: str, task: int, steps: int, image_size: int) -> dict:
     return out
 
 
-def harness(suite: str, task: int, workers: int, episodes: int, steps: int, image_size: int) -> dict:
+def harness(suite: str, task: int, workers: int, episodes: int, steps: int, image_size: int,
+            render_mode: str = "libero") -> dict:
+    """The evaluator with a constant policy on `workers` workers drawing in `render_mode`."""
     from hilam.evaluate import EvalConfig, evaluate
     from hilam.scripted_policies import ConstantPolicy
 
     cfg = EvalConfig(suite=suite, tasks=(task,), episodes_per_task=episodes, max_steps=steps,
-                     workers=workers, image_size=image_size)
+                     workers=workers, image_size=image_size, render_mode=render_mode)
     from hilam.envs.gl import render_threads
 
     r = evaluate(ConstantPolicy(), cfg)
