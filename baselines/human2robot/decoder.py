@@ -15,7 +15,7 @@ from baselines.human2robot.vpm import VideoPredictionModel
 from hilam.models.baku import mlp
 from hilam.models.film_resnet import FiLMResNetEncoder
 from hilam.models.gpt import GPT
-from hilam.models.heads import DeterministicHead
+from hilam.models.heads import build_head
 from hilam.policy_io import Normalizer, images_to_tensor
 
 
@@ -92,7 +92,7 @@ class ActionDecoder(nn.Module):
         self.proprio = mlp(len(proprio_mean), d, d)
         self.action_token = nn.Parameter(torch.randn(1, 1, d) * 0.02)
         self.trunk = GPT(cfg.gpt)
-        self.head = DeterministicHead(d, cfg.head)
+        self.head = build_head(d, cfg.head)
 
     def predict(self, batch: dict) -> torch.Tensor:
         tokens = self.features(batch)

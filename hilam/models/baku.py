@@ -12,7 +12,7 @@ from torch import nn
 from hilam.models.augment import random_shift
 from hilam.models.film_resnet import EncoderConfig, FiLMResNetEncoder
 from hilam.models.gpt import GPT, GPTConfig
-from hilam.models.heads import DeterministicHead, HeadConfig
+from hilam.models.heads import HeadConfig, build_head
 
 CAMERAS = ("agentview_rgb", "eye_in_hand_rgb")
 
@@ -53,7 +53,7 @@ class Baku(nn.Module):
         self.action_token = nn.Parameter(torch.randn(1, 1, cfg.repr_dim) * 0.02)
         self.to_trunk = nn.Linear(cfg.repr_dim, cfg.gpt.n_embd)
         self.trunk = GPT(cfg.gpt)
-        self.head = DeterministicHead(cfg.gpt.n_embd, cfg.head)
+        self.head = build_head(cfg.gpt.n_embd, cfg.head)
 
     def tokens(self, images: dict[str, torch.Tensor], proprio: torch.Tensor | None, lang: torch.Tensor,
                state: torch.Tensor | None = None) -> torch.Tensor:

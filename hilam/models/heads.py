@@ -1,7 +1,14 @@
-"""Action heads read out at the trunk's action token, and BAKU's temporal ensembling at evaluation."""
+"""Heads read out at a trunk's action token, chosen by name (`HeadConfig.kind`) from a registry, and BAKU's
+temporal ensembling at evaluation.
+
+A head maps features (B, in_dim) to a chunk (B, chunk, action_dim) and scores it against targets with `loss(pred,
+target, mask)`. A new head (a GMM, a diffusion head) is one class registered with `@register_head("name")`; a
+profile or method then picks it with `baku.head.kind=name` (`--set`), with no other change.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -16,8 +23,31 @@ class HeadConfig:
     action_dim: int = 7
     tanh: bool = True  # actions live in [-1, 1]; standardised latent targets do not
     loss: str = "mse"  # "mse" (BAKU) or "l1" (Being-H0's action regression)
+    # the registered head class (HEADS); added after configs holding it were keyed: keyed only when not the default
+    kind: str = field(default="deterministic", metadata={"hash": "unless_default"})
 
 
+HEADS: dict[str, type[nn.Module]] = {}
+
+
+def register_head(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator: make a head buildable as `HeadConfig(kind=name)`; its constructor takes (in_dim, cfg)."""
+    def add(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in HEADS:
+            raise ValueError(f"head kind {name!r} is registered twice ({HEADS[name].__name__}, {cls.__name__})")
+        HEADS[name] = cls
+        return cls
+    return add
+
+
+def build_head(in_dim: int, cfg: HeadConfig) -> nn.Module:
+    """The head `cfg.kind` names, reading `in_dim` features; an unknown kind is refused with the registered ones."""
+    if cfg.kind not in HEADS:
+        raise ValueError(f"unknown head kind {cfg.kind!r}; registered: {', '.join(HEADS)}")
+    return HEADS[cfg.kind](in_dim, cfg)
+
+
+@register_head("deterministic")
 class DeterministicHead(nn.Module):
     """MLP -> (B, chunk, action_dim), squashed to [-1, 1] by tanh for actions; MSE as in BAKU, or L1."""
 
@@ -41,6 +71,15 @@ class DeterministicHead(nn.Module):
         diff = pred - target
         err = (diff.abs() if self.cfg.loss == "l1" else diff ** 2).mean(-1)
         return (err * mask).sum() / mask.sum().clamp(min=1)
+
+
+@register_head("latent")
+class LatentHead(DeterministicHead):
+    """HiLAM's regression of a standardised latent (pi^h's skill, pi^l's latent action while pretraining): the
+    deterministic MLP without squashing, since standardised targets are not bounded."""
+
+    def __init__(self, in_dim: int, cfg: HeadConfig):
+        super().__init__(in_dim, replace(cfg, tanh=False))
 
 
 class TemporalEnsemble:
