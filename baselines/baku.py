@@ -1,8 +1,9 @@
 """Flat BAKU as a method of the harness: the BAKU network, MSE on action chunks, temporal ensembling; and the same
-policy on privileged simulator state instead of images (`baku_state`), a proxy whose cells need no rendering."""
+policy on privileged simulator state instead of images (`flat.observation=state`, the `baku_state` variant), a proxy
+whose cells need no rendering. Its network's sizes are the profile's BAKU blocks (`--set baku.<setting>`)."""
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 
 from hilam.data.dataset import DemoDataset
 from hilam.methods import Method
+from hilam.profiles import Profile
 from hilam.models.baku import Baku
 from hilam.models.language import embed_instructions, encoder_id
 from hilam.objectives import ActionChunkObjective
@@ -17,14 +19,60 @@ from hilam.policy_io import ChunkPolicy
 from hilam.train import brief, load_weights, train
 
 
+OBSERVATIONS = ("images", "state")
+
+
+@dataclass
+class FlatConfig:
+    """Flat BAKU's own settings (`--set flat.<setting>`); the same at every scale."""
+
+    # what the policy reads: "images" (cameras + proprio) or "state": the privileged simulator state
+    # (`hilam.data.dataset.privileged_state`, standardised per task) in place of cameras and proprio, with the same
+    # language token, trunk, head, chunking, ensembling and trainer, and the profile's `state_train` budget
+    observation: str = "images"
+
+    def __post_init__(self):
+        if self.observation not in OBSERVATIONS:
+            raise ValueError(f"unknown observation {self.observation!r}; known: {', '.join(OBSERVATIONS)}")
+
+
+# flat BAKU's variants: each is `baku` with these settings
+VARIANTS: dict[str, dict] = {
+    # diagnostic: L1 on the action chunk (Being-H0's regression loss) instead of MSE, all else equal
+    "baku_l1": {"baku.head.loss": "l1"},
+    # on the privileged simulator state: nothing is rendered for its demos or its evaluation, so a cell costs
+    # minutes: the proxy for how imitable demos are
+    "baku_state": {"flat.observation": "state"},
+}
+
+
 class BakuMethod(Method):
     name = "baku"
+    config_key = "flat"
     new_instructions = True
 
-    def __init__(self, profile, instructions):
-        super().__init__(profile, instructions)
+    def __init__(self, profile: Profile, instructions: list[str], cfg: FlatConfig | None = None):
+        super().__init__(profile, instructions, cfg)
+        self.observation = self.cfg.observation
+        if self.observation == "state":  # no cameras, no proprio: one token of state, and the state budget
+            profile = replace(profile, baku=replace(profile.baku, cameras=(), proprio_dim=0), train=profile.state_train)
+            self.profile = profile
+        # its state is standardised per task, and a task is known by its instruction
+        self.new_instructions = self.embeds_new_instructions(self.cfg)
         self.lang = embed_instructions(instructions, profile.language)
         self.objective: ActionChunkObjective | None = None
+
+    @classmethod
+    def preset(cls, scale: str) -> FlatConfig:
+        return FlatConfig()
+
+    @classmethod
+    def observes(cls, cfg: FlatConfig) -> str:
+        return cfg.observation
+
+    @classmethod
+    def embeds_new_instructions(cls, cfg: FlatConfig) -> bool:
+        return cfg.observation == "images"
 
     def build(self, data: DemoDataset) -> ActionChunkObjective:
         cfg = self.profile.baku
@@ -63,24 +111,3 @@ class BakuMethod(Method):
         return {"model": asdict(self.profile.baku), "parameters": n, "language_encoder": encoder_id(self.profile.language),
                 "train_config": asdict(self.profile.train)}
 
-
-class BakuL1(BakuMethod):
-    """Diagnostic: flat BAKU with L1 on the action chunk (Being-H0's regression loss) instead of MSE, all else equal."""
-    name = "baku_l1"
-
-    def __init__(self, profile, instructions):
-        baku = replace(profile.baku, head=replace(profile.baku.head, loss="l1"))
-        super().__init__(replace(profile, baku=baku), instructions)
-
-
-class BakuState(BakuMethod):
-    """Flat BAKU on the privileged simulator state (`hilam.data.dataset.privileged_state`, standardised per task)
-    instead of cameras and proprio: same language token, trunk, head, chunking, ensembling and trainer. Nothing is
-    rendered for its demos or its evaluation, so a cell costs minutes: the proxy for how imitable demos are."""
-    name = "baku_state"
-    observation = "state"
-    new_instructions = False  # its state is standardised per task, and a task is known by its instruction
-
-    def __init__(self, profile, instructions):
-        super().__init__(replace(profile, baku=replace(profile.baku, cameras=(), proprio_dim=0),
-                                 train=profile.state_train), instructions)

@@ -29,12 +29,14 @@ from sklearn.neural_network import MLPRegressor
 from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset, resize_images
 from hilam.data.video import demo_clips
-from hilam.hierarchy import VIDEO_CAMERA
-from hilam.lam import LAM_VARIANTS, FrameStore, LatentActionObjective, PairSource, label_clip
+from hilam.confighash import config_hash
+from hilam.method.config import LAM_VARIANTS, preset
+from hilam.method.latent_actions import FrameStore, LatentActionObjective, PairSource, label_clip
+from hilam.method.policies import VIDEO_CAMERA
+from hilam.method.stages import SharedStages
 from hilam.policy_io import images_to_tensor
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
-from hilam.stages import SharedStages, config_hash
 from hilam.train import brief, train
 
 OUT = "results/diagnosis"
@@ -92,7 +94,7 @@ def main() -> None:
                     help="IDM/FDM initialisation and sampling seed; the bench cells' shared stage is seed 0")
     ap.add_argument("--out", default=OUT, help="another folder keeps a run on another corpus apart")
     a = ap.parse_args()
-    shared = get_profile(a.profile).hilam.shared
+    shared = preset(get_profile(a.profile).scale).shared
     shared.lam = replace(shared.lam, **LAM_VARIANTS[a.lam])
     shared.place("runs", a.video)
     stages = SharedStages(shared)  # seed 0: the bench cells' shared stages

@@ -28,7 +28,9 @@ from baselines.baku import BakuMethod
 from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.envs.suites import resolve_suite
-from hilam.hierarchy import HilamMethod, SkilledDemos
+from hilam.method.config import preset
+from hilam.method.method import HilamMethod
+from hilam.method.policies import SkilledDemos
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
 
@@ -74,13 +76,14 @@ def main() -> None:
     a = ap.parse_args()
     suite = resolve_suite(a.suite).name
     profile = get_profile(a.profile)
-    profile.hilam.shared.place("runs", a.video)
+    hilam = preset(profile.scale)
+    hilam.shared.place("runs", a.video)
     cell = f"frac{a.frac:g}-seed{a.seed}-{a.profile}"
     run_dir, tag = Path("runs") / suite / "hilam" / cell, f"_seed{a.seed}" if a.seed else ""
     command = (f"python -m benchmarks.hilam_diagnosis --suite {suite} --frac {a.frac:g} --profile {a.profile}"
                + (f" --seed {a.seed}" if a.seed else "") + (f" --video {a.video}" if a.video != "data/video" else ""))
-    if a.corpus_episodes and a.corpus_episodes != profile.hilam.shared.video.episodes_per_task:
-        profile.hilam.shared.video.episodes_per_task = a.corpus_episodes
+    if a.corpus_episodes and a.corpus_episodes != hilam.shared.video.episodes_per_task:
+        hilam.shared.video.episodes_per_task = a.corpus_episodes
         run_dir = Path("runs") / suite / f"hilam_corpus{a.corpus_episodes}" / cell
         tag, command = f"_corpus{a.corpus_episodes}" + tag, command + f" --corpus-episodes {a.corpus_episodes}"
     elif not (run_dir / "finetune" / "latest").exists():
@@ -88,7 +91,7 @@ def main() -> None:
                          f"`make bench SUITE={suite} FRAC={a.frac:g} METHODS=hilam SEEDS={a.seed} VIDEO={a.video}`")
     data = DemoDataset(DatasetConfig(suite=suite, frac=a.frac, seed=0, chunk=profile.baku.head.chunk,
                                      image_size=profile.image_size))
-    method = HilamMethod(profile, data.instructions)
+    method = HilamMethod(profile, data.instructions, hilam)
     fit = method.fit(data, run_dir, a.seed)  # loads every checkpoint (trains what is missing: --corpus-episodes)
     train = measure(method, method.finetune_data, np.arange(len(data)), a.samples)
     held = DemoDataset(DatasetConfig(suite=suite, frac=a.heldout_frac, seed=0, chunk=profile.baku.head.chunk,

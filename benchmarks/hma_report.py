@@ -39,7 +39,7 @@ from hilam.evaluate import evaluate as evaluate_real
 from hilam.methods import Method
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
-from hilam.stages import config_hash
+from hilam.confighash import config_hash
 
 
 def strip(path: Path, examples: list[tuple[np.ndarray, np.ndarray]]) -> None:
@@ -106,7 +106,7 @@ def evaluate_policies(cfg: HMAConfig, sim: WorldModelSim, judge: SuccessJudge, c
         journal = run_dir / ("eval_journal.jsonl" if last else f"eval_step{step}.jsonl")
         ev_cfg = EvalConfig(suite=suite, episodes_per_task=episodes_per_task, tasks=tasks or cell.tasks,
                             workers=workers, seed=cell.seed, journal=str(journal),
-                            render_mode=get_profile(cell.profile).render_mode)  # as the cell's demos are drawn
+                            render_mode=cell.configured().profile.render_mode)  # as the cell's demos are drawn
         real = evaluate_real(method.policy(), ev_cfg)
         if cell.seed not in firsts:
             firsts[cell.seed] = first_observations(ev_cfg)
@@ -148,7 +148,7 @@ def main() -> None:
     a = ap.parse_args()
     origin = provenance()  # before the long run, so edits to the tree meanwhile cannot mislabel it
     suite = resolve_suite(a.suite).name
-    cfg = preset(a.profile)
+    cfg = preset(get_profile(a.profile).scale)
     demos = load_demos(a.data, suite, a.frac, cfg.cameras, cfg.tokenizer.image_size)
     episodes = episodes_from_demos(demos, cfg)
     # the judge is keyed on its own below: changing it retrains neither the tokenizer nor the dynamics

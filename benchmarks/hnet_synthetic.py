@@ -27,7 +27,8 @@ from hilam.atomic import write_json
 from hilam.keysteps import fixed_boundaries, score
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
-from hilam.skills import SkillModel, segment
+from hilam.method.config import preset
+from hilam.method.skills import SkillModel, segment
 from hilam.train import train
 
 
@@ -93,7 +94,7 @@ class NextLatent(nn.Module):
 
 def run(data: SyntheticConfig, ratios: tuple[float, ...], profile: str = "cpu", steps: int | None = None) -> dict:
     """Train the profile's skill model with `ratios` on `data`; boundary scores on held-out sequences."""
-    shared = get_profile(profile).hilam.shared
+    shared = preset(get_profile(profile).scale).shared
     skill_cfg = replace(shared.skills, hnet=replace(shared.skills.hnet, target_ratios=tuple(ratios)))
     train_cfg = replace(shared.skills_train, seed=data.seed, log_every=10**9, ckpt_every=10**9)
     if steps:

@@ -22,8 +22,9 @@ from baselines.ksgen.run import evaluate, fit, held_out
 from hilam.atomic import write_json
 from hilam.envs.suites import resolve_suite, task_specs
 from hilam.models.language import embed_instructions, encoder_id
+from hilam.profiles import get_profile
 from hilam.provenance import provenance
-from hilam.stages import config_hash
+from hilam.confighash import config_hash
 
 
 def task_figure(path: Path, title: str, first: np.ndarray, generated: np.ndarray, true: np.ndarray) -> None:
@@ -58,7 +59,7 @@ def main() -> None:
     ap.add_argument("--out", default="results/keysteps")
     a = ap.parse_args()
     suite = resolve_suite(a.suite).name
-    cfg = preset(a.profile)
+    cfg = preset(get_profile(a.profile).scale)
     cfg.data.suite, cfg.data.root, cfg.data.cache = suite, a.data, a.cache
     cfg.data.tasks = tuple(int(t) for t in a.tasks.split(",") if t)
     data = build(cfg.data)

@@ -21,12 +21,11 @@ import torch
 import torch.nn.functional as F
 
 from hilam.atomic import write_json
-from hilam.lam import FrameStore, LatentActionObjective
-from hilam.methods import get_method
+from hilam.method.latent_actions import FrameStore, LatentActionObjective
+from hilam.method.stages import SharedStages
+from hilam.methods import configure
 from hilam.policy_io import images_to_tensor
-from hilam.profiles import get_profile
 from hilam.provenance import provenance
-from hilam.stages import SharedStages
 from hilam.train import _latest, finished
 
 
@@ -63,7 +62,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=1024)
     ap.add_argument("--out", default="results/skills/latent_quality.json")
     a = ap.parse_args()
-    shared = get_method(a.method).shared_config(get_profile(a.profile))
+    shared = configure(a.method, a.profile).cfg.shared
     shared.place(a.runs, a.video)
     stages = SharedStages(shared)
     if a.fit:

@@ -19,11 +19,11 @@ import numpy as np
 from hilam.atomic import write_json
 from hilam.data.dataset import resize_images
 from hilam.envs.suites import resolve_suite
-from hilam.hierarchy import VIDEO_CAMERA, segment_lengths
-from hilam.methods import get_method
+from hilam.method.policies import VIDEO_CAMERA, segment_lengths
+from hilam.method.stages import SharedStages
+from hilam.methods import configure
 from hilam.profiles import get_profile
 from hilam.provenance import provenance
-from hilam.stages import SharedStages
 
 
 def strip(path: Path, rows: list[tuple[str, np.ndarray, dict[int, np.ndarray]]], stride: int, thumbs: int = 10) -> None:
@@ -107,7 +107,7 @@ def main() -> None:
     a = ap.parse_args()
     suite = resolve_suite(a.suite).name
     profile = get_profile(a.profile)
-    shared = get_method(a.method).shared_config(profile)
+    shared = configure(a.method, profile).cfg.shared
     shared.place(a.runs, a.video)
     stages = SharedStages(shared)
     for d in (stages.lam_dir(), stages.skills_dir()):

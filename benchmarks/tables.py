@@ -31,6 +31,7 @@ from hilam.data.recipes import LEGACY
 from hilam.envs.render_mode import LIBERO
 from hilam.evaluate import wilson_interval
 from hilam.methods import method_names
+from hilam.overrides import overrides_suffix
 
 BASE_PROFILE = "cpu"  # the profile every variant is compared against
 
@@ -87,11 +88,16 @@ def render_mode(cell: dict) -> str | None:
     return (ev.get("render_mode") or LIBERO) if ev.get("rendered", True) else None
 
 
+def set_suffix(cell: dict) -> str:
+    """'-set<hash>' of a cell run with settings changed by name (`--set`; the render mode is named apart), else ''."""
+    return overrides_suffix({k: v for k, v in (cell.get("overrides") or {}).items() if k != "render_mode"})
+
+
 def identity(cell: dict) -> tuple:
     """What makes a cell one seed of one run: two files with the same identity are one cell written twice. The demo
-    recipe, the benchmark evaluated on and the render mode are part of it."""
+    recipe, the benchmark evaluated on, the render mode and the settings changed by name are part of it."""
     return (cell["suite"], cell["method"], float(cell["frac"]), cell["seed"], cell["profile"], recipe_name(cell),
-            eval_suite(cell), render_mode(cell))
+            eval_suite(cell), render_mode(cell), set_suffix(cell))
 
 
 def load_cells(runs: Path) -> list[dict]:
@@ -110,6 +116,8 @@ def load_cells(runs: Path) -> list[dict]:
             raise SystemExit(f"{path}: a cell of 0 episodes is no seed's result; rerun or delete it")
         if (twin := seen.setdefault(identity(c), path)) != path:
             raise SystemExit(f"{twin} and {path}: the same cell {identity(c)} twice; delete one")
+        if set_suffix(c):  # settings changed by name: a row of its own, named as its file is (method-set<hash>)
+            c["method"] = f"{c['method']}{set_suffix(c)}"
         if recipe_name(c) != LEGACY:  # demos of another recipe are another row, never pooled with the legacy ones
             c["method"] = f"{c['method']}+{recipe_name(c)}"
         if render_mode(c) not in (None, LIBERO):  # drawn otherwise than by LIBERO: a row of its own (method[fast])

@@ -24,13 +24,14 @@ import torch
 
 from hilam.data.schema import IMAGE_KEYS
 from hilam.data.video import Clip
-from hilam.hierarchy import PretrainObjective, VideoLabels, policy_nets
-from hilam.lam import FDM, FrameStore, LatentActionObjective, PairSource
+from hilam.method.config import preset
+from hilam.method.latent_actions import FDM, FrameStore, LatentActionObjective, PairSource
+from hilam.method.policies import PretrainObjective, VideoLabels, policy_nets
+from hilam.method.skills import CropSource, LatentSequences, SkillModel, SkillObjective
 from hilam.models.baku import Baku
 from hilam.objectives import ActionChunkObjective
 from hilam.profiles import Profile, get_profile
 from hilam.provenance import provenance
-from hilam.skills import CropSource, LatentSequences, SkillModel, SkillObjective
 from hilam.train import TrainConfig, train
 
 LANG_DIM = 384  # all-MiniLM-L6-v2's width (T5-small's is 512: the trunk cost is the same to a rounding)
@@ -69,14 +70,14 @@ def baku_part(p: Profile) -> tuple[torch.nn.Module, object, TrainConfig]:
 
 
 def lam_part(p: Profile) -> tuple[torch.nn.Module, object, TrainConfig]:
-    sh = p.hilam.shared
+    sh = preset(p.scale).shared
     objective = LatentActionObjective(sh.lam, FrameStore(synthetic_clips(sh.lam.image_size, 4, POOL // 4)),
                                       sh.video.stride)
     return objective, PairSource(objective), sh.lam_train
 
 
 def skills_part(p: Profile) -> tuple[torch.nn.Module, object, TrainConfig]:
-    sh = p.hilam.shared
+    sh = preset(p.scale).shared
     crop = sh.skills.crop
     clips = synthetic_clips(sh.lam.image_size, 4, crop + 8)  # crops of full length, as in a long corpus clip
     latents = [np.random.default_rng(i).normal(size=(len(c.frames), sh.lam.latent_dim)) for i, c in enumerate(clips)]
@@ -87,7 +88,8 @@ def skills_part(p: Profile) -> tuple[torch.nn.Module, object, TrainConfig]:
 
 
 def pretrain_part(p: Profile) -> tuple[torch.nn.Module, object, TrainConfig]:
-    sh = p.hilam.shared
+    hilam = preset(p.scale)
+    sh = hilam.shared
     skill_dim = sh.skills.hnet.width  # stage-2 chunk vectors
     high, low = policy_nets(p.baku, torch.zeros(1, LANG_DIM), skill_dim)
     objective = PretrainObjective(high, low, sh.lam.latent_dim, low_weight=1.0)
@@ -95,7 +97,7 @@ def pretrain_part(p: Profile) -> tuple[torch.nn.Module, object, TrainConfig]:
     video = VideoLabels(rng.integers(0, 256, (POOL, p.image_size, p.image_size, 3), dtype=np.uint8),
                         np.zeros(POOL, np.int64), rng.normal(size=(POOL, skill_dim)).astype(np.float32),
                         rng.normal(size=(POOL, sh.lam.latent_dim)).astype(np.float32))
-    return objective, video, p.hilam.pretrain_train
+    return objective, video, hilam.pretrain_train
 
 
 PARTS: dict[str, Callable[[Profile], tuple[torch.nn.Module, object, TrainConfig]]] = {

@@ -10,8 +10,9 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from accelerate import PartialState
@@ -27,7 +28,8 @@ from hilam.envs.suites import resolve_suite, task_specs
 from hilam.envs.workers import core_share
 from hilam.evaluate import EvalConfig, evaluate, shard_journal
 from hilam.lock import CellLock
-from hilam.methods import Method, get_method
+from hilam.methods import CellContext, Configured, Method, configure, get_method
+from hilam.overrides import overrides_suffix
 from hilam.profiles import Profile, get_profile
 from hilam.provenance import provenance
 
@@ -59,19 +61,35 @@ class CellConfig:
     # train on demos drawn in one render mode (official files: libero) and evaluate in the profile's; refused unless
     # asked, and then the cell records both
     allow_mode_mix: bool = False
+    # settings changed by name (`--set key=value`): the profile's (train.steps, baku.head.loss, ...) or the method's
+    # own (hilam.skill_level, ...); recorded in the cell, and a cell with any is another cell (`-set<hash>`)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def evaluated_on(self) -> str:
         return resolve_suite(self.eval_suite or self.suite).name
 
+    def configured(self) -> Configured:
+        """The cell's method on its profile, after its variant's and the cell's overrides."""
+        return configure(self.method, self.profile, self.overrides)
+
     def _stem(self) -> str:
         recipe = "" if self.recipe == LEGACY else f"-{self.recipe}"  # cells from before recipes keep their names
-        return f"frac{self.frac:g}-seed{self.seed}-{self.profile}{recipe}{self.render_suffix()}"
+        conf = self.configured()
+        return (f"frac{self.frac:g}-seed{self.seed}-{self.profile}{recipe}{self.render_suffix(conf)}"
+                f"{self.set_suffix(conf)}")
 
-    def render_suffix(self) -> str:
-        """'-fast' for a cell whose frames its profile draws in the fast render mode: never the same cell as one drawn
-        by LIBERO ('': cells from before render modes keep their names; state-only cells draw nothing)."""
-        mode = get_profile(self.profile).render_mode
-        return f"-{mode}" if mode != LIBERO and get_method(self.method).observation == "images" else ""
+    def render_suffix(self, conf: Configured | None = None) -> str:
+        """'-fast' for a cell whose frames are drawn in the fast render mode: never the same cell as one drawn
+        by LIBERO ('': cells from before render modes keep their names; state-only cells draw nothing). The mode is
+        the profile's unless `--set render_mode=...` changes it (named here, so not in the `-set` hash)."""
+        conf = conf or self.configured()
+        mode = conf.profile.render_mode
+        return f"-{mode}" if mode != LIBERO and conf.observation == "images" else ""
+
+    def set_suffix(self, conf: Configured | None = None) -> str:
+        """'-set<8 hex>' for a cell whose overrides change anything besides the render mode ('' without any)."""
+        conf = conf or self.configured()
+        return overrides_suffix({k: v for k, v in conf.overrides.items() if k != "render_mode"})
 
     def path(self) -> Path:
         suite = resolve_suite(self.suite).name
@@ -106,9 +124,11 @@ def check_sources(data: str, suite: str, tasks: tuple[int, ...] = (), mixed: boo
     return sources
 
 
-def check_eval_suite(suite: str, eval_suite: str, method: str, tasks: tuple[int, ...] = ()) -> None:
+def check_eval_suite(suite: str, eval_suite: str, method: str, tasks: tuple[int, ...] = (), profile: str = "cpu",
+                     overrides: dict[str, Any] | None = None) -> None:
     """Refuse an evaluation benchmark the cell cannot run: one without the cell's task ids, or one that words a task
-    otherwise than the training suite (e.g. libero_10_lan) for a method whose policy cannot embed new instructions."""
+    otherwise than the training suite (e.g. libero_10_lan) for a method whose policy cannot embed new instructions
+    (as configured on `profile` with `overrides`)."""
     train, target = resolve_suite(suite), resolve_suite(eval_suite or suite)
     if target.name == train.name:
         return
@@ -116,7 +136,7 @@ def check_eval_suite(suite: str, eval_suite: str, method: str, tasks: tuple[int,
         raise ValueError(f"{target.name} has tasks 0..{target.n_tasks - 1}, not {bad}")
     known = {t.language for t in task_specs(train.name)}
     unseen = [t.language for t in task_specs(target.name) if (not tasks or t.task_id in tasks) and t.language not in known]
-    if unseen and not get_method(method).new_instructions:
+    if unseen and not configure(method, profile, overrides).new_instructions:
         raise ValueError(f"{target.name} words {len(unseen)} task(s) otherwise than {train.name} (e.g. {unseen[0]!r}) "
                          f"and {method}'s policy cannot embed instructions it was not trained on")
 
@@ -126,17 +146,13 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
     from (the tasks the expert made none for, the commits of the expert that made them); `method.fit(data,
     run_dir, seed)` then trains the method, or loads it when training finished."""
     suite = resolve_suite(cell.suite).name
-    profile = get_profile(cell.profile)
-    method_cls = get_method(cell.method)
+    conf = cell.configured()
+    profile, observation = conf.profile, conf.observation
     sources = check_sources(cell.data, suite, cell.tasks, cell.mixed_sources)  # before any demo is made
-    check_eval_suite(suite, cell.eval_suite, cell.method, cell.tasks)
-    shared = profile.hilam.shared  # pretrained stages and their corpus live beside this cell's runs and data
-    shared.place(cell.runs, cell.video)
-    shared.video.workers = cell.workers
-    shared.video.render_mode = profile.render_mode
+    check_eval_suite(suite, cell.eval_suite, cell.method, cell.tasks, cell.profile, cell.overrides)
     stats = generate(GenerateConfig(suite=suite, root=cell.data, frac=cell.frac, workers=cell.workers, tasks=cell.tasks,
                                     demos_per_task=cell.demos_per_task, max_attempts=2 * cell.demos_per_task,
-                                    render=method_cls.observation == "images", recipe=cell.recipe,
+                                    render=observation == "images", recipe=cell.recipe,
                                     render_mode=profile.render_mode))
     with_demos = tuple(s["task_id"] for s in stats if s.get("successes"))
     without = [s["task"] for s in stats if not s.get("successes")]
@@ -145,14 +161,16 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
     if without:  # train on what exists; those tasks are still evaluated (and recorded) as they are
         print(f"[bench] WARNING: no expert demos for {without}; training without them", file=sys.stderr)
     demo_mode = None  # demos without images: nothing rendered
-    if method_cls.observation == "images":  # before training: a mode mix is refused now, not after hours
+    if observation == "images":  # before training: a mode mix is refused now, not after hours
         modes = rendered_modes(cell.data, suite, [t for t in task_specs(suite) if t.task_id in with_demos])
         check_mode_mix(set(modes.values()), profile.render_mode, cell.allow_mode_mix)
         demo_mode = modes[next(iter(modes))] if len(set(modes.values())) == 1 else modes  # one mode, or per task
     data = DemoDataset(DatasetConfig(root=cell.data, suite=suite, frac=cell.frac, seed=0, tasks=with_demos,
                                      chunk=profile.baku.head.chunk, image_size=profile.image_size,
-                                     observation=method_cls.observation))
-    method = method_cls(profile, data.instructions)
+                                     observation=observation))
+    method = conf.build(data.instructions)
+    # what the method shares between cells (pretrained stages, corpora) lives beside this cell's runs and data
+    method.place(CellContext(runs=cell.runs, video=cell.video, workers=cell.workers))
     method.keep_every = cell.keep_every
     made_by = {g for s in stats for g in (s.get("git"), s.get("extended_from", {}).get("git")) if g}
     kinds = set(sources.values()) == {SCRIPTED}, any(src != SCRIPTED for src in sources.values())
@@ -164,17 +182,31 @@ def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:
     return data, method, cell.run_dir(), origin
 
 
-def plan(cell: CellConfig, profile) -> str:
+def plan(cell: CellConfig, profile: Profile) -> str:
     """One line saying what a cell will do, printed before it starts (each phase then has its own progress bar)."""
     suite, target = resolve_suite(cell.suite), resolve_suite(cell.evaluated_on())
     n_tasks = len(cell.tasks) or target.n_tasks
-    observation = get_method(cell.method).observation
+    conf = cell.configured()
+    observation = conf.observation
     return (f"[bench] {cell.path()}: {suite.name}, {n_selected(cell.frac, cell.demos_per_task)} of "
             f"{cell.demos_per_task} demos per task (recipe {cell.recipe}{', rendered' if observation == 'images' else ''}"
             f"); {cell.method} on {observation}, profile {cell.profile}; evaluation "
             f"{n_tasks * profile.eval_episodes_per_task} episodes of <= "
             f"{profile.eval_max_steps or target.max_steps} steps from the official init states"
-            + (f" of {target.name}" if target.name != suite.name else ""))
+            + (f" of {target.name}" if target.name != suite.name else "")
+            + (f"; settings changed: {_sets(conf.overrides)}" if conf.overrides else ""))
+
+
+def _sets(overrides: dict[str, Any]) -> str:
+    """'a=1 b=x,y': overrides as `--set` takes them."""
+    return " ".join(f"{k}={_as_text(v)}" for k, v in overrides.items())
+
+
+def _as_text(value: Any) -> str:
+    """A typed setting as `--set` reads it back (tuples comma-separated, booleans lower case)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(_as_text, value))
+    return str(value).lower() if isinstance(value, bool) or value is None else str(value)
 
 
 def run_cell(cell: CellConfig) -> dict:
@@ -184,7 +216,7 @@ def run_cell(cell: CellConfig) -> dict:
         print(f"[bench] {out} exists; skipping (--force to redo)")
         return json.loads(out.read_text())
     origin = provenance()  # taken before the (hours-long) run, so later edits to the tree cannot mislabel it
-    profile = get_profile(cell.profile)
+    profile = cell.configured().profile
     recipe = get_recipe(cell.recipe)  # refused before any work if unknown
     print(plan(cell, profile))
     # one process, or one rank of `accelerate launch` (training and episodes shared); cpu as in the trainer
@@ -220,9 +252,13 @@ def _run_cell(cell: CellConfig, procs: PartialState, profile: Profile, recipe: D
                                               journal=str(journal), render=method.observation == "images",
                                               video_dir=str(run_dir / video_name) if method.observation == "images" else "",
                                               rank=rank, world=world, render_mode=profile.render_mode))
+    conf = cell.configured()
     result = {
         "suite": suite, "eval_suite": cell.evaluated_on(), "method": cell.method, "frac": cell.frac, "seed": cell.seed,
         "profile": cell.profile,
+        # settings changed by name: the cell's own (`--set`, typed) and, for a variant, what it changes in its method
+        "overrides": conf.overrides,
+        "variant": {"of": conf.spec.base, "overrides": conf.spec.variant} if conf.spec.variant else None,
         "success_rate": ev["success_rate"], "ci95": ev["ci95"], "episodes": ev["episodes"],
         "goal_progress": ev["goal_progress"],
         "per_task": {name: t["success_rate"] for name, t in ev["per_task"].items()},
@@ -242,7 +278,8 @@ def _run_cell(cell: CellConfig, procs: PartialState, profile: Profile, recipe: D
                    f"--profile {cell.profile} --recipe {cell.recipe} --data {cell.data}"
                    + (f" --eval-suite {cell.evaluated_on()}" if cell.evaluated_on() != suite else "")
                    + (" --mixed-sources" if cell.mixed_sources else "")
-                   + (" --allow-mode-mix" if cell.allow_mode_mix else ""),
+                   + (" --allow-mode-mix" if cell.allow_mode_mix else "")
+                   + (f" --set {_sets(conf.overrides)}" if conf.overrides else ""),
         "cell_config": asdict(cell),
         **origin,
     }
@@ -286,7 +323,7 @@ def parse_list(text: str, kind=str) -> list:
 
 def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str,
                  workers: int, data: str, results: str, recipe: str, eval_suite: str = "",
-                 mixed_sources: bool = False) -> None:
+                 mixed_sources: bool = False, overrides: dict[str, Any] | None = None) -> None:
     """Refuse a bad sweep before any work starts (demos, training and evaluation take hours), naming the option."""
     problems = []
     for name, check in (("--suite", lambda: [resolve_suite(x) for x in suites]), ("--profile", lambda: get_profile(profile)),
@@ -296,8 +333,15 @@ def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seed
             check()
         except ValueError as e:
             problems.append(f"{name}: {e}")
-    if not any(p.startswith(("--suite", "--methods")) for p in problems):  # what needs valid suites and methods
-        for name, check in (("--eval-suite", lambda: eval_suite and [check_eval_suite(x, eval_suite, m)
+    if not any(p.startswith(("--profile", "--methods")) for p in problems):  # every method takes the settings
+        for m in methods:
+            try:
+                configure(m, profile, overrides)
+            except ValueError as e:
+                problems.append(f"--set ({m}): {e}")
+    if not any(p.startswith(("--suite", "--methods", "--profile", "--set")) for p in problems):
+        for name, check in (("--eval-suite", lambda: eval_suite and [check_eval_suite(x, eval_suite, m, (), profile,
+                                                                                      overrides)
                                                                      for x in suites for m in methods]),
                             ("--data", lambda: Path(data).is_dir() and [check_sources(data, x, mixed=mixed_sources)
                                                                         for x in suites])):
@@ -327,10 +371,13 @@ def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seed
 def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str = "cpu",
           workers: int = 0, data: str = "data/demos", video: str = "data/video", keep_every: int = 0,
           force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = CellConfig.results, eval_suite: str = "",
-          mixed_sources: bool = False, allow_mode_mix: bool = False) -> list[dict]:
+          mixed_sources: bool = False, allow_mode_mix: bool = False,
+          overrides: dict[str, Any] | None = None) -> list[dict]:
     """Every (suite, fraction, method, seed) cell: finished ones are skipped, interrupted ones resume from their
-    checkpoints, and a cell that fails is reported without stopping the sweep (exit status 1 at the end)."""
-    check_inputs(suites, fracs, methods, seeds, profile, workers, data, results, recipe, eval_suite, mixed_sources)
+    checkpoints, and a cell that fails is reported without stopping the sweep (exit status 1 at the end).
+    `overrides` (`--set`) apply to every cell of the sweep."""
+    check_inputs(suites, fracs, methods, seeds, profile, workers, data, results, recipe, eval_suite, mixed_sources,
+                 overrides)
     rows, failed = [], []
     for suite in suites:
         for frac in fracs:
@@ -339,7 +386,7 @@ def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list
                     cell = CellConfig(suite=suite, method=m, frac=frac, seed=s, profile=profile, workers=workers,
                                       data=data, video=video, keep_every=keep_every, force=force, recipe=recipe,
                                       results=results, eval_suite=eval_suite, mixed_sources=mixed_sources,
-                                      allow_mode_mix=allow_mode_mix)
+                                      allow_mode_mix=allow_mode_mix, overrides=dict(overrides or {}))
                     try:
                         rows.append(run_cell(cell))
                     except Exception as e:  # noqa: BLE001 (one broken cell must not end a night-long sweep)

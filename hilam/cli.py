@@ -80,7 +80,8 @@ def _goals(progress: dict | None) -> str:
 def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", seeds: str = "0",
               profile: str = "cpu", workers: int = 0, data: str = "data/demos", video: str = "data/video",
               keep_every: int = 0, force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = "runs/cells",
-              eval_suite: str = "", mixed_sources: bool = False, allow_mode_mix: bool = False) -> None:
+              eval_suite: str = "", mixed_sources: bool = False, allow_mode_mix: bool = False,
+              sets: Annotated[tuple[str, ...], tyro.conf.arg(name="set", metavar="KEY=VALUE")] = ()) -> None:
     """Benchmark cells for every combination of the comma-separated suites ('all' = the four), fractions,
     methods and seeds: demos, then train + evaluate; finished cells are skipped unless --force. --keep-every N
     keeps the policy's checkpoints every N steps (for evaluating it along training, e.g. in HMA). --recipe: how the
@@ -90,13 +91,23 @@ def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", see
     suite trained on), a cell of its own (`...-on-<benchmark>.json`) sharing the training. --mixed-sources: train on
     official files for some tasks and scripted-expert demos for the others (refused otherwise). --allow-mode-mix:
     evaluate in the profile's render mode a policy trained on demos drawn in another (official files are drawn by
-    LIBERO; the cpu profiles evaluate in the fast mode; refused otherwise, and the cell records both)."""
+    LIBERO; the cpu profiles evaluate in the fast mode; refused otherwise, and the cell records both).
+    --set KEY=VALUE ...: change settings by name, in the profile (train.steps=30000, baku.head.loss=l1,
+    render_mode=libero) or in the method's own config (hilam.skill_level=1, being_h0.pretrain=false); a bad name is
+    refused listing the valid ones; the cell records them and is named apart (`-set<hash>`; a render mode is named
+    as `-fast` is)."""
     from hilam.bench import bench, parse_list
+    from hilam.overrides import parse_sets
+
+    try:
+        overrides = parse_sets(sets)
+    except ValueError as e:
+        raise SystemExit(f"[bench] refused before any work:\n  --set: {e}") from None
 
     bench(suites=parse_list(suite), fracs=parse_list(frac, float), methods=parse_list(methods),
           seeds=parse_list(seeds, int), profile=profile, workers=workers, data=data, video=video,
           keep_every=keep_every, force=force, recipe=recipe, results=results, eval_suite=eval_suite,
-          mixed_sources=mixed_sources, allow_mode_mix=allow_mode_mix)
+          mixed_sources=mixed_sources, allow_mode_mix=allow_mode_mix, overrides=overrides)
 
 
 def main() -> None:

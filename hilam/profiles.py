@@ -1,44 +1,31 @@
-"""Named profiles: one config tree per scale. `paper` = published sizes (GPU), `cpu` = the default for
-2-core machines, `smoke` = minutes, for tests. Every result records the profile and the sizes it ran."""
+"""Named profiles: the harness's settings at one scale. `paper` = published sizes (GPU), `cpu` = the default for
+2-core machines (and its variants cpu_long, cpu_aug, cpu_cosine), `smoke` = minutes, for tests. A method's own
+settings are its presets keyed by the profile's `scale` (paper, cpu, smoke), never by its name, so every profile of
+a scale runs every method. Every result records the profile and the sizes it ran."""
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from hilam.data.video import VideoCorpusConfig
 from hilam.envs.render_mode import FAST, LIBERO
-from hilam.hnet import HNetConfig
-from hilam.lam import LatentActionConfig
 from hilam.models.baku import BakuConfig
 from hilam.models.film_resnet import EncoderConfig
 from hilam.models.gpt import GPTConfig
 from hilam.models.heads import HeadConfig
 from hilam.models.language import LanguageConfig
-from hilam.skills import SkillConfig
-from hilam.stages import SharedStagesConfig
 from hilam.train import TrainConfig
 
-
-@dataclass
-class HilamConfig:
-    """HiLAM's choices beyond the BAKU blocks its two policies are made of (sizes come from `Profile.baku`)."""
-
-    skill_level: int = 2  # what conditions pi^l: 2 = stage-2 chunks (HiLAM), 1 = stage-1 chunks, 0 = latent actions
-    pretrain: bool = True  # pretrain pi^h and pi^l on action-free video with the pseudo-labels
-    target_video: bool = True  # the target demos' frames (never their actions) join the pretraining video
-    # what conditions pi^l while it is fine-tuned: "labelled" (the H-Net's skill of each step, the paper's reading)
-    # or "predicted" (frozen pi^h's skill for the step's frame, what pi^l is fed at evaluation)
-    finetune_skill: str = "labelled"
-    # pi^l also reads the instruction embedding, concatenated to z^h (the paper's pi^l(a | o, z^h) does not)
-    low_language: bool = False
-    pretrain_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=6000, batch_size=32, lr=3e-4))
-    shared: SharedStagesConfig = field(default_factory=SharedStagesConfig)
-    language: LanguageConfig | None = None  # the policies' instruction encoder; None = the profile's (recorded)
+SCALES = ("paper", "cpu", "smoke")  # what methods key their own presets by
 
 
 @dataclass
 class Profile:
+    """The harness's settings of a run: policy inputs, evaluation protocol, training budgets, the BAKU blocks every
+    BAKU-style policy is built from, the instruction encoder and the render mode."""
+
     name: str
+    scale: str  # paper | cpu | smoke: which of its presets every method uses (`Method.preset`)
     image_size: int  # policy input size; demos are stored at 128 and area-downsampled at load
     eval_episodes_per_task: int
     eval_max_steps: int = 0  # 0 = the suite's protocol value (OpenVLA / LeRobot LIBERO evaluation, hilam.envs.suites); recorded in every cell
@@ -48,13 +35,12 @@ class Profile:
     state_train: TrainConfig = field(default_factory=TrainConfig)
     baku: BakuConfig = field(default_factory=BakuConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
-    hilam: HilamConfig = field(default_factory=HilamConfig)
     # how every env of a cell draws (demos' render pass, video corpus, evaluation): "libero" (LIBERO's rendering, for
     # anything compared with official data) or "fast" (same physics, ~6x cheaper frames on a CPU; hilam.envs.render_mode)
     render_mode: str = LIBERO
 
 
-_CPU = Profile("cpu", image_size=64, eval_episodes_per_task=10, render_mode=FAST,
+_CPU = Profile("cpu", "cpu", image_size=64, eval_episodes_per_task=10, render_mode=FAST,
                train=TrainConfig(steps=15_000, batch_size=32, lr=3e-4),
                state_train=TrainConfig(steps=20_000, batch_size=128, lr=3e-4),
                baku=BakuConfig(image_size=64, repr_dim=256,
@@ -64,21 +50,9 @@ _CPU = Profile("cpu", image_size=64, eval_episodes_per_task=10, render_mode=FAST
 
 PROFILES: dict[str, Profile] = {
     # BAKU's LIBERO configuration (Haldar et al. 2024, code siddhanthaldar/BAKU): 128 px, ResNet-18 GN+FiLM, GPT 8x256, chunk 10
-    # HiLAM there: T5 instructions, 100k steps per phase, a corpus of 50 rollouts per LIBERO-90 task
-    "paper": Profile("paper", image_size=128, eval_episodes_per_task=50, render_mode=LIBERO,
+    "paper": Profile("paper", "paper", image_size=128, eval_episodes_per_task=50, render_mode=LIBERO,
                      train=TrainConfig(steps=100_000, batch_size=64),
-                     state_train=TrainConfig(steps=100_000, batch_size=64),
-                     hilam=HilamConfig(
-                         pretrain_train=TrainConfig(steps=100_000, batch_size=64),
-                         language=LanguageConfig(encoder="t5"),
-                         shared=SharedStagesConfig(
-                             video=VideoCorpusConfig(episodes_per_task=50, image_size=128),
-                             lam=LatentActionConfig(image_size=128, patch=16, width=256, heads=8, idm_layers=8,
-                                                    fdm_layers=8),
-                             lam_train=TrainConfig(steps=100_000, batch_size=64, lr=1e-4),
-                             skills=SkillConfig(hnet=HNetConfig(width=256, heads=8, encoder_layers=2, decoder_layers=2,
-                                                                main_layers=4), crop=512),
-                             skills_train=TrainConfig(steps=20_000, batch_size=32, lr=1e-4)))),
+                     state_train=TrainConfig(steps=100_000, batch_size=64)),
     # 2-core CPU: 64 px, half-width encoder, 4-layer trunk; sized so one cell trains and evaluates in < 2 h
     "cpu": _CPU,
     # the cpu models with 2x the policy training steps (constant lr, so its first 15k steps are the cpu run's):
@@ -93,29 +67,17 @@ PROFILES: dict[str, Profile] = {
     "cpu_cosine": replace(_CPU, name="cpu_cosine", train=replace(_CPU.train, schedule="cosine", warmup_steps=500)),
     # tests: tiny everything
     # (episodes cut at 40 steps: an untrained policy would spend the suite's full 280-520 rendered steps failing)
-    "smoke": Profile("smoke", image_size=32, eval_episodes_per_task=1, eval_max_steps=40, render_mode=FAST,
+    "smoke": Profile("smoke", "smoke", image_size=32, eval_episodes_per_task=1, eval_max_steps=40, render_mode=FAST,
                      train=TrainConfig(steps=30, batch_size=8, lr=1e-3, log_every=10, ckpt_every=15),
                      state_train=TrainConfig(steps=30, batch_size=8, lr=1e-3, log_every=10, ckpt_every=15),
                      baku=BakuConfig(image_size=32, repr_dim=32,
                                      encoder=EncoderConfig(widths=(8, 16), groups=4, keypoints=8),
                                      gpt=GPTConfig(n_layer=1, n_head=2, n_embd=32),
-                                     head=HeadConfig(hidden=32)),
-                     hilam=HilamConfig(
-                         pretrain_train=TrainConfig(steps=20, batch_size=8, lr=1e-3, log_every=10, ckpt_every=10),
-                         shared=SharedStagesConfig(
-                             video=VideoCorpusConfig(suite="libero_object", tasks=(1,), episodes_per_task=1,
-                                                     render_size=32, image_size=32),
-                             lam=LatentActionConfig(image_size=32, patch=8, width=32, heads=2, idm_layers=1,
-                                                    fdm_layers=1, latent_dim=8),
-                             lam_train=TrainConfig(steps=20, batch_size=8, lr=1e-3, log_every=10, ckpt_every=10),
-                             skills=SkillConfig(hnet=HNetConfig(width=16, heads=2, main_layers=1), crop=32,
-                                                rec_samples=2),
-                             skills_train=TrainConfig(steps=20, batch_size=4, lr=1e-3, log_every=10,
-                                                      ckpt_every=10)))),
+                                     head=HeadConfig(hidden=32))),
 }
 
 
-def copy_preset(presets: dict, name: str, what: str, **overrides):
+def copy_preset(presets: dict, name: str, what: str, **overrides) -> Any:
     """A deep copy of `presets[name]` with top-level fields overridden; an unknown name is refused with the
     known ones (`what` starts the message). Profiles and every method's own presets go through here."""
     if name not in presets:

@@ -3,11 +3,13 @@ shapes, the L1 post-training loss, the method on tiny synthetic data (shared pre
 smoke-profile cell on the real simulator."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from baselines.being_h0.config import ModelConfig, TokenizerConfig, preset, with_overrides
+from baselines.being_h0.config import ModelConfig, TokenizerConfig, preset
 from baselines.being_h0.corpus import Episode, motion_windows
 from baselines.being_h0.geometry import matrix_to_rot6d, quat_xyzw_to_matrix, rot6d_to_matrix, rotation_angle_deg
 from baselines.being_h0.model import ActionQueryObjective, BeingH0, MotionPretrainObjective
@@ -97,7 +99,7 @@ def test_part_tokenizer_round_trip_beats_holding_still_and_uses_its_codes():
 
 
 def test_flat_tokenizer_has_one_quantiser_per_step():
-    flat = PartMotionTokenizer(with_overrides(TOK, {"groups": 1, "residual_layers": 1}), part_level=False)
+    flat = PartMotionTokenizer(replace(TOK, groups=1, residual_layers=1), part_level=False)
     assert list(flat.parts) == ["whole"] and flat.tokens_per_window == 4 and flat.vocab_size == 32
     still = np.zeros((2, 16, MOTION_DIM), np.float32)
     still[..., 3:9] = [1, 0, 0, 0, 1, 0]  # identity rotation
@@ -170,9 +172,11 @@ def test_method_pretrains_once_post_trains_and_acts(tmp_path, tiny_demos, monkey
     monkeypatch.setattr(shared_mod, "load_episodes", lambda video, root: episodes)
     monkeypatch.setattr(shared_mod, "trajectory_dir", lambda video, root: tmp_path / "traj")
 
+    from hilam.methods import CellContext
+
     profile = get_profile("smoke")
-    profile.hilam.shared.root = str(tmp_path / "shared")
     m = method_mod.BeingH0Method(profile, tiny_demos.instructions)
+    m.place(CellContext(runs=str(tmp_path)))
     train = m.fit(tiny_demos, tmp_path / "run", seed=0)
     assert train["steps"] == profile.train.steps and train["pretrain"]["steps"] == 20
     d = m.describe()
@@ -189,42 +193,31 @@ def test_method_pretrains_once_post_trains_and_acts(tmp_path, tiny_demos, monkey
     assert a.shape == (2, 7) and np.abs(a).max() <= 1
     # a second cell (another seed) reuses the shared stages: nothing new is trained there
     m2 = method_mod.BeingH0Method(profile, tiny_demos.instructions)
+    m2.place(CellContext(runs=str(tmp_path)))
     m2.fit(tiny_demos, tmp_path / "run2", seed=1)
     assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == shared
     assert m2.describe()["motion"]["pretrain"]["steps"] == 20
 
 
 def test_ablations_change_only_their_fields(tiny_demos):
-    from baselines.being_h0.method import BeingH0FlatVQ, BeingH0Method, BeingH0NoPretrain
-    from hilam.profiles import get_profile
+    from hilam.methods import configure
 
-    p = get_profile("smoke")
-    base, flat, nopre = (cls(p, tiny_demos.instructions).cfg
-                         for cls in (BeingH0Method, BeingH0FlatVQ, BeingH0NoPretrain))
+    base, flat, nopre = (configure(name, "smoke").cfg for name in ("being_h0", "being_h0_flatvq", "being_h0_nopretrain"))
     assert base == preset("smoke") and base.part_level and base.tokenizer.groups == 2
     assert not flat.part_level and (flat.tokenizer.groups, flat.tokenizer.residual_layers) == (1, 1)
     assert flat.tokenizer.window == base.tokenizer.window and not nopre.pretrain and nopre.tokenizer == base.tokenizer
 
 
-def test_smoke_cell_on_the_simulator(tmp_path, monkeypatch, object_demos):
+def test_smoke_cell_on_the_simulator(tmp_path, object_demos):
     """Demos, corpus rendering, trajectory replay, tokenizer, pretraining, post-training and evaluation on the real
-    simulator, through the benchmark cell (the method is looked up here without its entry point)."""
-    from dataclasses import replace
-
-    from baselines.being_h0.method import BeingH0Method
+    simulator, through the benchmark cell."""
     from hilam import bench
 
-    def profile_caching_in_tmp(name: str, **kw):  # instruction embeddings are cached under tmp, not data/
-        p = get_profile(name, **kw)
-        p.language = replace(p.language, cache_dir=str(tmp_path / "language"))
-        return p
-
-    get_profile = bench.get_profile
-    monkeypatch.setattr(bench, "get_profile", profile_caching_in_tmp)
-    monkeypatch.setattr(bench, "get_method", lambda name: {"being_h0": BeingH0Method}[name])
     cell = bench.CellConfig(suite="object", method="being_h0", frac=0.5, seed=0, profile="smoke", workers=1,
                             data=str(object_demos), video=str(tmp_path / "video"), runs=str(tmp_path / "runs"),
-                            results=str(tmp_path / "results"), tasks=(3,), demos_per_task=2)
+                            results=str(tmp_path / "results"), tasks=(3,), demos_per_task=2,
+                            # instruction embeddings are cached under tmp, not data/
+                            overrides={"language.cache_dir": str(tmp_path / "language")})
     r = bench.run_cell(cell)
     assert r["episodes"] == 1 and 0.0 <= r["success_rate"] <= 1.0
     motion = r["method_config"]["motion"]

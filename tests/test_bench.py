@@ -106,17 +106,11 @@ def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path, o
 
 def test_hilam_refuses_an_idm_larger_than_the_policys_images():
     """Target demos load at the policy's size: an IDM reading bigger frames would label upscaled images."""
-    from dataclasses import replace
+    from hilam.methods import build_method
 
-    from hilam.hierarchy import HilamMethod
-    from hilam.profiles import get_profile
-
-    profile = get_profile("smoke")
-    shared = profile.hilam.shared
-    HilamMethod(profile, ["a task"])  # the smoke IDM reads the policy's 32 px
-    big = replace(profile, hilam=replace(profile.hilam, shared=replace(shared, lam=replace(shared.lam, image_size=64))))
+    build_method("hilam", "smoke", ["a task"])  # the smoke IDM reads the policy's 32 px
     with pytest.raises(ValueError, match="64 px frames but the target demos load at 32 px"):
-        HilamMethod(big, ["a task"])
+        build_method("hilam", "smoke", ["a task"], {"hilam.shared.lam.image_size": 64})
 
 
 def test_a_cell_under_two_processes_trains_together_and_splits_its_episodes(tmp_path, object_demos):

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from hilam.hnet import HNet, HNetConfig, Router, chunk, chunk_index, dechunk, level_boundaries, level_vectors, ratio_loss
+from hilam.method.config import HNetConfig
+from hilam.method.hnet import HNet, Router, chunk, chunk_index, dechunk, level_boundaries, level_vectors, ratio_loss
 
 CFG = HNetConfig(width=16, heads=2, encoder_layers=1, decoder_layers=1, main_layers=1)
 

@@ -11,13 +11,14 @@ from baselines.human2robot.config import preset
 from baselines.human2robot.data import Episodes, PairedClips
 from baselines.human2robot.decoder import ActionDecoder, VPMFeatures
 from baselines.human2robot.diffusion import DDPM
-from baselines.human2robot.method import Human2RobotMethod, Human2RobotNoPretrain, Human2RobotNoVPM
+from baselines.human2robot.method import Human2RobotMethod
 from baselines.human2robot.objectives import VideoPredictionObjective
 from baselines.human2robot.retrieval import FirstFrameIndex
 from baselines.human2robot.vpm import VideoPredictionModel
 from hilam.data.dataset import DatasetConfig, DemoDataset
 from hilam.data.schema import IMAGE_KEYS, task_file, write_task_file
 from hilam.envs.suites import task_specs
+from hilam.methods import build_method
 from hilam.profiles import get_profile
 from tests.helpers import adam_steps
 
@@ -170,12 +171,12 @@ def fake_obs(task: int, size: int = 128) -> dict:
             "joint_states": np.zeros(7), "gripper_states": np.zeros(2)}
 
 
-@pytest.mark.parametrize("method_cls", [Human2RobotMethod, Human2RobotNoVPM, Human2RobotNoPretrain])
-def test_method_fits_and_acts_with_retrieved_demos(method_cls, data, tmp_path):
-    method = method_cls(get_profile("smoke"), data.instructions)
+@pytest.mark.parametrize("name", ["human2robot", "human2robot_novpm", "human2robot_nopretrain"])
+def test_method_fits_and_acts_with_retrieved_demos(name, data, tmp_path):
+    method = build_method(name, "smoke", data.instructions)
     out = method.fit(data, tmp_path, seed=0)
     assert out["steps"] == method.cfg.decoder_train.steps and np.isfinite(out["final_loss"])
-    assert ("vpm" in out) == (method_cls is Human2RobotMethod)
+    assert ("vpm" in out) == (name == "human2robot")
     policy = method.policy()
     for s in (0, 1):
         policy.reset(s)

@@ -3,7 +3,8 @@ import numpy as np
 import torch
 
 from hilam.data.video import Clip
-from hilam.lam import LAM_VARIANTS, FrameStore, LatentActionConfig, LatentActionObjective, label_clip
+from hilam.method.config import LAM_VARIANTS, LatentActionConfig
+from hilam.method.latent_actions import FrameStore, LatentActionObjective, label_clip
 from tests.helpers import adam_steps
 
 CFG = LatentActionConfig(image_size=16, patch=4, width=32, heads=2, idm_layers=1, fdm_layers=1, latent_dim=4,
@@ -72,9 +73,9 @@ def test_action_probe_scores_a_linear_code_high_and_noise_near_zero():
 def test_corpus_size_lam_variants_label_and_reconstruct_at_their_image_size():
     from dataclasses import replace
 
-    from hilam.profiles import get_profile
+    from hilam.method.config import preset
 
-    base = get_profile("cpu").hilam.shared.lam
+    base = preset("cpu").shared.lam
     store = FrameStore(moving_square_clips(1))
     for name, overrides in LAM_VARIANTS.items():  # each variant's geometry, at a tiny width
         cfg = replace(replace(base, **overrides), width=16, heads=2, idm_layers=1, fdm_layers=1)
@@ -88,11 +89,10 @@ def test_corpus_size_lam_variants_label_and_reconstruct_at_their_image_size():
 def test_hilam_widelam_trains_the_wide_idm_and_leaves_the_profile_unchanged():
     from dataclasses import replace
 
-    from hilam.hierarchy import HilamMethod, HilamWideLam
-    from hilam.profiles import get_profile
+    from hilam.method.config import preset
+    from hilam.methods import build_method
 
-    profile = get_profile("cpu")
-    base = profile.hilam.shared.lam
-    wide = HilamWideLam(profile, ["a task"]).cfg.shared.lam
+    base = preset("cpu").shared.lam
+    wide = build_method("hilam_widelam", "cpu", ["a task"]).cfg.shared.lam
     assert wide == replace(base, **LAM_VARIANTS["wide"]) and wide.width != base.width
-    assert HilamMethod(profile, ["a task"]).cfg.shared.lam == base and profile.hilam.shared.lam == base
+    assert build_method("hilam", "cpu", ["a task"]).cfg.shared.lam == base and preset("cpu").shared.lam == base

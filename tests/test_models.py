@@ -96,13 +96,13 @@ def test_head_loss_is_mse_or_l1_over_valid_steps_only():
 def test_baku_l1_changes_only_the_loss_and_leaves_the_profile_unchanged():
     from dataclasses import replace
 
-    from baselines.baku import BakuL1, BakuMethod
+    from hilam.methods import configure
     from hilam.profiles import get_profile
 
     profile = get_profile("smoke")
-    l1 = BakuL1(profile, ["a task"]).profile.baku
+    l1 = configure("baku_l1", "smoke").profile.baku
     assert l1 == replace(profile.baku, head=replace(profile.baku.head, loss="l1"))
-    assert BakuMethod(profile, ["a task"]).profile.baku.head.loss == "mse" == profile.baku.head.loss
+    assert configure("baku", "smoke").profile.baku.head.loss == "mse" == get_profile("smoke").baku.head.loss
 
 
 def test_random_shift_moves_whole_images_by_at_most_pad_and_only_while_training():

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from hilam.data.video import Clip
-from hilam.hnet import HNetConfig
-from hilam.lam import FrameStore, LatentActionConfig, LatentActionObjective
-from hilam.skills import LatentSequences, SkillConfig, SkillModel, SkillObjective
-from hilam.stages import keyed_fields
+from hilam.confighash import keyed_fields
+from hilam.method.config import HNetConfig, LatentActionConfig, SkillConfig
+from hilam.method.latent_actions import FrameStore, LatentActionObjective
+from hilam.method.skills import LatentSequences, SkillModel, SkillObjective
 
 GAP = 3  # the labelling gap in frames
 LAM = LatentActionConfig(image_size=8, patch=4, width=16, heads=2, idm_layers=1, fdm_layers=1, latent_dim=4)
@@ -57,13 +57,12 @@ def test_the_latent_loss_is_zero_only_for_a_prediction_of_the_configured_target(
 
 
 def test_hilam_ahead_keys_its_own_skill_stage_and_leaves_the_default_key_unchanged():
-    from hilam.hierarchy import HilamAhead, HilamMethod
-    from hilam.profiles import get_profile
+    from hilam.method.config import preset
+    from hilam.methods import configure
 
-    profile = get_profile("cpu")
-    base, ahead = HilamMethod.shared_config(profile), HilamAhead.shared_config(profile)
+    base, ahead = configure("hilam", "cpu").cfg.shared, configure("hilam_ahead", "cpu").cfg.shared
     assert base.skills.target == "next" and ahead.skills.target == "next_window" and ahead.lam == base.lam
     assert "target" not in keyed_fields(base.skills) and keyed_fields(ahead.skills)["target"] == "next_window"
-    assert profile.hilam.shared.skills.target == "next"
+    assert preset("cpu").shared.skills.target == "next"
     with pytest.raises(ValueError, match="unknown skill-model target"):
         SkillConfig(target="previous")

@@ -11,8 +11,7 @@ import torch
 from hilam.data.dataset import DatasetConfig, DemoDataset, pad_state, privileged_state
 from hilam.data.generate import stats_path, states_path
 from hilam.envs.suites import task_specs
-from hilam.methods import get_method
-from hilam.profiles import get_profile
+from hilam.methods import build_method
 
 SUITE = "libero_object"
 TASKS = (0, 1)
@@ -80,7 +79,7 @@ def test_pad_state_refuses_a_state_wider_than_the_policy():
 def test_baku_state_fits_and_acts_on_the_evaluators_sim_state(state_root, tmp_path):
     root, made = state_root
     data = DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=1.0, tasks=TASKS, observation="state"))
-    method = get_method("baku_state")(get_profile("smoke"), data.instructions)
+    method = build_method("baku_state", "smoke", data.instructions)
     assert method.observation == "state" and method.profile.baku.cameras == ()
     train = method.fit(data, tmp_path / "run", seed=0)
     assert train["steps"] == 30

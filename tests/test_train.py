@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from hilam.stages import config_hash, keyed_fields
+from hilam.confighash import config_hash, keyed_fields
 from hilam.train import TrainConfig, train
 
 

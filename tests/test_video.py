@@ -41,7 +41,8 @@ def test_demo_clips_take_every_stride_th_frame_per_demo():
 
 def test_shared_stages_are_keyed_by_the_corpus_content(tmp_path):
     """Adding a video to the folder (same config) must not reuse the latent action model of the old corpus."""
-    from hilam.stages import SharedStages, SharedStagesConfig
+    from hilam.method.config import SharedStagesConfig
+    from hilam.method.stages import SharedStages
 
     write_video(tmp_path / "101.mp4", 12)
 

@@ -1,4 +1,5 @@
-"""Being-H0's own sizes, one preset per harness profile (`paper`, `cpu`, `smoke`), recorded by describe().
+"""Being-H0's own sizes, one preset per profile scale (`paper`, `cpu`, `smoke`), recorded by describe(), and its
+variants (ablations) as named override sets of `being_h0`.
 
 What the Being-H0 paper (arXiv 2507.15597) fixes is kept (downsampling 4, 2 groups x residual layers, wrist and finger
 tokenizers, <MOT> ... </MOT>, one proprio token, 16 action queries, L1); every other size is *open*
@@ -6,11 +7,12 @@ tokenizers, <MOT> ... </MOT>, one proprio token, 16 action queries, L1); every o
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, is_dataclass, replace
+from dataclasses import dataclass, field
 
+from hilam.data.video import VideoCorpusConfig, corpus_preset
 from hilam.models.gpt import GPTConfig
-from hilam.profiles import copy_preset
 from hilam.models.language import LanguageConfig
+from hilam.profiles import copy_preset
 from hilam.train import TrainConfig
 
 
@@ -57,6 +59,8 @@ class BeingH0Config:
     posttrain_train: TrainConfig | None = None  # None = the profile's `train` (the budget flat BAKU gets)
     trajectory_stride: int = 1  # corpus windows start every this many control steps (tokenizer data)
     language: LanguageConfig | None = None  # None = the profile's instruction encoder (recorded)
+    # the LIBERO-90 corpus whose trajectories it pretrains on (the scale's, shared with HiLAM's; placed by the cell)
+    video: VideoCorpusConfig = field(default_factory=VideoCorpusConfig)
 
 
 PRESETS: dict[str, BeingH0Config] = {
@@ -67,10 +71,11 @@ PRESETS: dict[str, BeingH0Config] = {
         model=ModelConfig(patch=16, instruction_tokens=4,
                           gpt=GPTConfig(n_layer=12, n_head=12, n_embd=768, dropout=0.1), head_hidden=768),
         tokenizer_train=TrainConfig(steps=50_000, batch_size=256, lr=2e-4),
-        pretrain_train=TrainConfig(steps=100_000, batch_size=64, lr=1e-4)),
+        pretrain_train=TrainConfig(steps=100_000, batch_size=64, lr=1e-4),
+        video=corpus_preset("paper")),
     # 2-core CPU: 64 px frames in 16 patches per camera, 4x128 trunk, 2 groups x 2 residual layers of 128 codes
     # (32 motion tokens per 16-step window)
-    "cpu": BeingH0Config(),
+    "cpu": BeingH0Config(video=corpus_preset("cpu")),
     # tests: seconds
     "smoke": BeingH0Config(
         chunk=16,
@@ -79,17 +84,21 @@ PRESETS: dict[str, BeingH0Config] = {
                           head_hidden=32),
         tokenizer_train=TrainConfig(steps=20, batch_size=16, lr=1e-3, log_every=10, ckpt_every=10),
         pretrain_train=TrainConfig(steps=20, batch_size=8, lr=1e-3, log_every=10, ckpt_every=10),
-        trajectory_stride=2),
+        trajectory_stride=2,
+        video=corpus_preset("smoke")),
 }
 
 
-def preset(profile: str, **overrides) -> BeingH0Config:
-    """A copy of the preset for a harness profile, with top-level fields overridden."""
-    return copy_preset(PRESETS, profile, "no Being-H0 preset for profile", **overrides)
+def preset(scale: str, **overrides) -> BeingH0Config:
+    """A copy of the preset for a profile scale, with top-level fields overridden."""
+    return copy_preset(PRESETS, scale, "no Being-H0 preset for scale", **overrides)
 
 
-def with_overrides(cfg, overrides: dict):
-    """A copy of dataclass `cfg` with fields replaced; a dict value overrides a nested dataclass field by field."""
-    kw = {k: with_overrides(getattr(cfg, k), v) if isinstance(v, dict) and is_dataclass(getattr(cfg, k)) else v
-          for k, v in overrides.items()}
-    return replace(cfg, **kw)
+# Being-H0's variants: each is `being_h0` with these settings
+VARIANTS: dict[str, dict] = {
+    # ablation: no motion tokenizer, no motion pretraining; the same transformer post-trained from scratch
+    "being_h0_nopretrain": {"being_h0.pretrain": False},
+    # ablation: one flat VQ over the whole motion vector (no wrist/finger parts, one group, one layer)
+    "being_h0_flatvq": {"being_h0.part_level": False, "being_h0.tokenizer.groups": 1,
+                        "being_h0.tokenizer.residual_layers": 1},
+}

@@ -21,7 +21,7 @@ from hilam.data.video import (
     load_corpus,
 )
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
-from hilam.stages import config_hash
+from hilam.confighash import config_hash
 
 MOTION_VERSION = "ee-pos3-rot6d-grip2-v1"  # bump when the motion vector's definition changes
 

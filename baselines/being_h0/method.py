@@ -1,4 +1,4 @@
-"""Being-H0 as a method of the harness, and its ablations.
+"""Being-H0 as a method of the harness (its ablations are override sets: `config.VARIANTS`).
 
 fit: (1) shared, once per config: LIBERO-90 end-effector trajectories -> part-level motion tokenizer ->
 next-motion-token pretraining over [agentview, instruction, <MOT> motion </MOT>]; (2) per cell:
@@ -11,21 +11,22 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import torch
 
-from baselines.being_h0.config import BeingH0Config, preset, with_overrides
+from baselines.being_h0.config import BeingH0Config, preset
 from baselines.being_h0.corpus import ensure_episodes
 from baselines.being_h0.model import ActionQueryObjective, BeingH0
 from baselines.being_h0.shared import pretrain
 from baselines.being_h0.tokenizer import PartMotionTokenizer
 from hilam.data.dataset import DemoDataset
-from hilam.methods import Method
+from hilam.data.video import placed
+from hilam.methods import CellContext, Method
 from hilam.models.language import embed_instructions, encoder_id
 from hilam.policy_io import ChunkPolicy
-from hilam.train import brief, train
+from hilam.profiles import Profile
+from hilam.train import brief, load_weights, train
 
 
 def rechunked(data: DemoDataset, chunk: int) -> DemoDataset:
@@ -37,14 +38,25 @@ def rechunked(data: DemoDataset, chunk: int) -> DemoDataset:
 
 class BeingH0Method(Method):
     name = "being_h0"
-    overrides: ClassVar[dict] = {}  # the ablations change BeingH0Config fields (nested dicts for nested configs)
+    config_key = "being_h0"  # --set being_h0.<setting>
+    final_phase = "posttrain"
 
-    def __init__(self, profile, instructions):
-        super().__init__(profile, instructions)
-        self.cfg: BeingH0Config = with_overrides(preset(profile.name), self.overrides)
+    def __init__(self, profile: Profile, instructions: list[str], cfg: BeingH0Config | None = None):
+        super().__init__(profile, instructions, cfg)
+        self.cfg: BeingH0Config
         self.language = self.cfg.language or profile.language
+        self.shared_root = CellContext().shared  # the tokenizer and pretrained model, keyed by their configs
         self.objective: ActionQueryObjective | None = None
         self.stats: dict = {}
+
+    @classmethod
+    def preset(cls, scale: str) -> BeingH0Config:
+        return preset(scale)
+
+    def place(self, context: CellContext) -> None:
+        """Shared models under `<runs>/shared`; the corpus under the cell's video folder, in its render mode."""
+        self.shared_root = context.shared
+        self.cfg.video = placed(self.cfg.video, context.video, context.workers, self.profile.render_mode)
 
     def build(self, lang_dim: int, vocab: int, motion_tokens: int) -> BeingH0:
         c = self.cfg
@@ -52,15 +64,13 @@ class BeingH0Method(Method):
 
     def prepare(self) -> None:
         if self.cfg.pretrain:  # the corpus and its end-effector trajectories, rendered and replayed once
-            shared = self.profile.hilam.shared
-            ensure_episodes(replace(shared.video, image_size=self.profile.image_size), shared.root)
+            ensure_episodes(replace(self.cfg.video, image_size=self.profile.image_size), self.shared_root)
 
     def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
         c, p = self.cfg, self.profile
         lang = embed_instructions(self.instructions, self.language)
         if c.pretrain:  # shared across cells and seeds (seed 0), like HiLAM's stages
-            shared = p.hilam.shared
-            pre = pretrain(c, shared.video, shared.root, p.image_size, self.language, self.build)
+            pre = pretrain(c, c.video, self.shared_root, p.image_size, self.language, self.build)
             model, self.stats = pre.model, pre.summary
         else:
             torch.manual_seed(seed)
@@ -83,6 +93,9 @@ class BeingH0Method(Method):
                     "pretrain": brief(pt)}
         return out
 
+    def restore(self, checkpoint: Path) -> None:
+        load_weights(self.objective, checkpoint).eval()
+
     def policy(self) -> ChunkPolicy:
         obj = self.objective
 
@@ -97,12 +110,3 @@ class BeingH0Method(Method):
         return {"being_h0": asdict(self.cfg), "parameters": n, "language_encoder": encoder_id(self.language),
                 "action_chunk": self.cfg.chunk, "image_size": self.profile.image_size, "motion": self.stats}
 
-
-class BeingH0NoPretrain(BeingH0Method):
-    """Ablation: no motion tokenizer, no motion pretraining; the same transformer post-trained from scratch."""
-    name, overrides = "being_h0_nopretrain", {"pretrain": False}
-
-
-class BeingH0FlatVQ(BeingH0Method):
-    """Ablation: one flat VQ over the whole motion vector (no wrist/finger parts, one group, one layer)."""
-    name, overrides = "being_h0_flatvq", {"part_level": False, "tokenizer": {"groups": 1, "residual_layers": 1}}

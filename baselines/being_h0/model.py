@@ -16,10 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.being_h0.config import ModelConfig
-from hilam.lam import LatentActionConfig, Patches
 from hilam.models.baku import CAMERAS
 from hilam.models.gpt import GPT
-from hilam.models.heads import DeterministicHead, HeadConfig
+from hilam.models.heads import HeadConfig, build_head
+from hilam.models.transformer import Patches
 from hilam.policy_io import Normalizer, images_to_tensor
 
 PRETRAIN_CAMERA = "agentview_rgb"  # the corpus' camera, first in both sequences
@@ -39,14 +39,14 @@ class BeingH0(nn.Module):
         self.cfg, self.cameras, self.chunk, self.motion_vocab = cfg, cameras, chunk, motion_vocab
         self.mot_start, self.mot_end = motion_vocab, motion_vocab + 1  # <MOT>, </MOT>
         self.n_patches = (image_size // cfg.patch) ** 2
-        self.patches = Patches(LatentActionConfig(image_size=image_size, patch=cfg.patch, width=d))
+        self.patches = Patches(image_size, cfg.patch, d)
         self.camera = nn.Embedding(len(CAMERAS), d)  # which camera a patch token comes from
         self.instruction = nn.Linear(lang_dim, cfg.instruction_tokens * d)
         self.motion_embed = nn.Embedding(motion_vocab + 2, d)
         self.motion_head = nn.Linear(d, motion_vocab + 2)
         self.proprio = nn.Linear(proprio_dim, d)
         self.queries = nn.Parameter(torch.randn(chunk, d) * 0.02)
-        self.action_head = DeterministicHead(d, HeadConfig(hidden=cfg.head_hidden, layers=cfg.head_layers, chunk=1,
+        self.action_head = build_head(d, HeadConfig(hidden=cfg.head_hidden, layers=cfg.head_layers, chunk=1,
                                                            action_dim=action_dim, tanh=True, loss="l1"))
         context = self.n_patches + cfg.instruction_tokens
         self.pretrain_len = context + 1 + motion_tokens

@@ -23,7 +23,7 @@ from baselines.being_h0.model import PRETRAIN_CAMERA, BeingH0, MotionPretrainObj
 from baselines.being_h0.tokenizer import PartMotionTokenizer, reconstruction_error
 from hilam.data.video import VideoCorpusConfig
 from hilam.models.language import LanguageConfig, embed_instructions, encoder_id
-from hilam.stages import config_hash
+from hilam.confighash import config_hash
 from hilam.train import brief, train
 
 HOLDOUT_EVERY = 10  # every 10th corpus episode is held out of tokenizer training to measure its error
@@ -67,6 +67,20 @@ def frame_tokens(tok: PartMotionTokenizer, episodes: list[Episode], stride: int,
     return np.concatenate([tok.tokenize(windows[i:i + batch]).cpu().numpy() for i in range(0, len(windows), batch)])
 
 
+def tokenizer_dir(cfg: BeingH0Config, video: VideoCorpusConfig, root: str) -> Path:
+    """Where the tokenizer of this config, trained on this corpus's trajectories, lives (keyed by both)."""
+    key = config_hash(trajectory_dir(video, root).name, cfg.tokenizer, cfg.part_level, cfg.tokenizer_train,
+                      cfg.trajectory_stride, SHARED_SEED)
+    return Path(root) / f"being_h0-tokenizer-{key}"
+
+
+def pretrain_dir(cfg: BeingH0Config, tok_dir: Path, image_size: int, language: LanguageConfig, lang_dim: int) -> Path:
+    """Where the transformer pretrained on `tok_dir`'s motion tokens lives (keyed by its shape and inputs)."""
+    key = config_hash(tok_dir.name, cfg.model, image_size, cfg.pretrain_train, encoder_id(language), cfg.chunk,
+                      list(cfg.cameras), lang_dim)
+    return tok_dir.parent / f"being_h0-pretrain-{key}"
+
+
 def pretrain(cfg: BeingH0Config, video: VideoCorpusConfig, root: str, image_size: int, language: LanguageConfig,
              build: Callable[[int, int, int], BeingH0]) -> Pretrained:
     """Corpus -> tokenizer -> motion tokens -> next-motion-token pretraining. `build(lang_dim, vocab, tokens)`
@@ -75,9 +89,7 @@ def pretrain(cfg: BeingH0Config, video: VideoCorpusConfig, root: str, image_size
     episodes = load_episodes(video, root)
     if not episodes:
         raise ValueError(f"no corpus episodes for {video.suite} tasks {video.tasks or 'all'} under {video.root}")
-    tok_key = config_hash(trajectory_dir(video, root).name, cfg.tokenizer, cfg.part_level, cfg.tokenizer_train,
-                          cfg.trajectory_stride, SHARED_SEED)
-    tok_dir = Path(root) / f"being_h0-tokenizer-{tok_key}"
+    tok_dir = tokenizer_dir(cfg, video, root)
     tok, tok_summary = fit_tokenizer(cfg, episodes, tok_dir)
 
     texts = list(dict.fromkeys(e.language for e in episodes))
@@ -87,9 +99,7 @@ def pretrain(cfg: BeingH0Config, video: VideoCorpusConfig, root: str, image_size
                            frame_tokens(tok, episodes, video.stride), PRETRAIN_CAMERA)
     torch.manual_seed(SHARED_SEED)
     model = build(lang.shape[1], tok.vocab_size, tok.tokens_per_window)
-    key = config_hash(tok_dir.name, cfg.model, image_size, cfg.pretrain_train, encoder_id(language), cfg.chunk,
-                      list(cfg.cameras), int(lang.shape[1]))
-    pre_dir = Path(root) / f"being_h0-pretrain-{key}"
+    pre_dir = pretrain_dir(cfg, tok_dir, image_size, language, int(lang.shape[1]))
     objective = MotionPretrainObjective(model, lang)
     s = train(objective, data, replace(cfg.pretrain_train, seed=SHARED_SEED), pre_dir,
               extra_state={"stage": "being_h0_pretrain"})

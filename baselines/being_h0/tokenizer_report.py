@@ -15,13 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.being_h0.config import preset, with_overrides
 from baselines.being_h0.corpus import Episode, WindowSource, corpus_tasks, task_motion
 from baselines.being_h0.geometry import rotation_angle_deg
-from baselines.being_h0.method import BeingH0FlatVQ, BeingH0Method
 from baselines.being_h0.shared import split_episodes
 from baselines.being_h0.tokenizer import PartMotionTokenizer, reconstruction_error
 from hilam.data.video import VideoCorpusConfig
+from hilam.methods import configure
 from hilam.train import train
 
 
@@ -52,8 +51,8 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"episodes": len(episodes), "steps": int(sum(len(e.motion) for e in episodes)),
               "heldout_episodes": 0 if held is episodes else len(held),  # 0: too few episodes, errors are on train
               "variants": {}}
-    for name, overrides in (("being_h0", BeingH0Method.overrides), ("being_h0_flatvq", BeingH0FlatVQ.overrides)):
-        cfg = with_overrides(preset(a.profile), overrides)
+    for name in ("being_h0", "being_h0_flatvq"):
+        cfg = configure(name, a.profile).cfg
         tcfg = replace(cfg.tokenizer_train, steps=a.steps or cfg.tokenizer_train.steps)
         windows = WindowSource(train_eps, cfg.tokenizer.window, cfg.trajectory_stride)
         held_windows = WindowSource(held, cfg.tokenizer.window, cfg.tokenizer.window).windows

@@ -85,5 +85,6 @@ PRESETS: dict[str, HMAConfig] = {
 }
 
 
-def preset(profile_name: str, **overrides) -> HMAConfig:
-    return copy_preset(PRESETS, profile_name, "no HMA preset for profile", **overrides)
+def preset(scale: str, **overrides) -> HMAConfig:
+    """A copy of the preset for a profile scale (paper, cpu, smoke), with top-level fields overridden."""
+    return copy_preset(PRESETS, scale, "no HMA preset for scale", **overrides)

@@ -1,4 +1,5 @@
-"""Human2Robot's own sizes and switches, with one preset per harness profile (paper / cpu / smoke)."""
+"""Human2Robot's own sizes and switches, one preset per profile scale (paper / cpu / smoke), and its variants
+(ablations) as named override sets of `human2robot`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -85,6 +86,18 @@ PRESETS: dict[str, Human2RobotConfig] = {
 }
 
 
-def preset(profile_name: str, **overrides) -> Human2RobotConfig:
-    """A copy of the preset for a harness profile, with top-level fields overridden (the ablations)."""
-    return copy_preset(PRESETS, profile_name, "no Human2Robot preset for profile", **overrides)
+def preset(scale: str, **overrides) -> Human2RobotConfig:
+    """A copy of the preset for a profile scale, with top-level fields overridden."""
+    return copy_preset(PRESETS, scale, "no Human2Robot preset for scale", **overrides)
+
+
+# Human2Robot's variants: each is `human2robot` with these settings
+VARIANTS: dict[str, dict] = {
+    # ablation: no VPM; the decoder reads the current frame and the human clip through a trainable encoder
+    "human2robot_novpm": {"human2robot.features": "video"},
+    # ablation: the VPM is never trained (random initialisation, frozen); only the decoder learns
+    "human2robot_nopretrain": {"human2robot.pretrain_vpm": False},
+    # not in the paper: retrieval searches only the training episodes of the episode's own instruction, for suites
+    # whose tasks share one scene (libero_goal), where first-frame retrieval cannot tell tasks apart
+    "human2robot_taskknn": {"human2robot.retrieval_scope": "task"},
+}

@@ -1,4 +1,4 @@
-"""Human2Robot (arXiv 2502.16587) as a method of the harness, and its two ablations.
+"""Human2Robot (arXiv 2502.16587) as a method of the harness (its ablations are override sets: `config.VARIANTS`).
 
 1. VPM pretraining (`vpm_train`): predict the next robot frames from the current frame and a human
    clip of another demo of the same task (DDPM, `objectives.py`). Checkpoints in <out>/vpm.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,7 +30,8 @@ from baselines.human2robot.retrieval import FirstFrameIndex
 from baselines.human2robot.vpm import VideoPredictionModel
 from hilam.data.dataset import DemoDataset
 from hilam.methods import Method
-from hilam.train import brief, finished, train
+from hilam.profiles import Profile
+from hilam.train import brief, finished, load_weights, train
 
 
 def tail_mean(losses: list[float], frac: float = 0.1) -> float | None:
@@ -47,11 +47,12 @@ def count(module: torch.nn.Module | None) -> int | None:
 
 class Human2RobotMethod(Method):
     name = "human2robot"
-    overrides: ClassVar[dict] = {}  # the ablations change Human2RobotConfig fields
+    config_key = "human2robot"  # --set human2robot.<setting>
+    final_phase = "decoder"
 
-    def __init__(self, profile, instructions):
-        super().__init__(profile, instructions)
-        self.cfg: Human2RobotConfig = preset(profile.name, **self.overrides)
+    def __init__(self, profile: Profile, instructions: list[str], cfg: Human2RobotConfig | None = None):
+        super().__init__(profile, instructions, cfg)
+        self.cfg: Human2RobotConfig
         self.vpm: VideoPredictionModel | None = None
         self.decoder: ActionDecoder | None = None
         self.episodes: Episodes | None = None
@@ -113,6 +114,13 @@ class Human2RobotMethod(Method):
                            "seconds": s["seconds"] + summary.get("vpm", {}).get("seconds", 0.0),
                            "decoder_seconds": s["seconds"], **summary}
 
+    @classmethod
+    def preset(cls, scale: str) -> Human2RobotConfig:
+        return preset(scale)
+
+    def restore(self, checkpoint: Path) -> None:
+        load_weights(self.decoder, checkpoint).eval()
+
     def policy(self) -> Human2RobotPolicy:
         self.last_policy = Human2RobotPolicy(self.decoder, self.index, self.episodes, self.cfg, self.image_size,
                                              self.instructions)
@@ -130,18 +138,3 @@ class Human2RobotMethod(Method):
                 # episodes this process evaluated: fewer than the cell's when the evaluation resumed from its journal
                 "eval_retrieval_episodes": len(self.last_policy.retrievals) if self.last_policy else 0, **self.stats}
 
-
-class Human2RobotNoVPM(Human2RobotMethod):
-    """Ablation: no VPM; the decoder reads the current frame and the human clip through a trainable encoder."""
-    name, overrides = "human2robot_novpm", {"features": "video"}
-
-
-class Human2RobotNoPretrain(Human2RobotMethod):
-    """Ablation: the VPM is never trained (random initialisation, frozen); only the decoder learns."""
-    name, overrides = "human2robot_nopretrain", {"pretrain_vpm": False}
-
-
-class Human2RobotTaskRetrieval(Human2RobotMethod):
-    """Variant (not in the paper): retrieval searches only the training episodes of the episode's own instruction,
-    for suites whose tasks share one scene (libero_goal), where first-frame retrieval cannot tell tasks apart."""
-    name, overrides = "human2robot_taskknn", {"retrieval_scope": "task"}

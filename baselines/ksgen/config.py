@@ -46,5 +46,6 @@ PRESETS: dict[str, KSGenConfig] = {
 }
 
 
-def preset(profile_name: str, **overrides) -> KSGenConfig:
-    return copy_preset(PRESETS, profile_name, "no KS-Gen preset for profile", **overrides)
+def preset(scale: str, **overrides) -> KSGenConfig:
+    """A copy of the preset for a profile scale (paper, cpu, smoke), with top-level fields overridden."""
+    return copy_preset(PRESETS, scale, "no KS-Gen preset for scale", **overrides)

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hilam.lam import encoder_stack
 from hilam.models.conv import image_decoder, image_encoder
+from hilam.models.transformer import encoder_stack
 
 
 @dataclass

@@ -14,7 +14,7 @@ import json
 import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -64,6 +64,29 @@ class VideoCorpusConfig:
         """Identity of the corpus content (used to key models trained on it)."""
         skip = ("workers", "image_size") + (("render_mode",) if self.render_mode == LIBERO else ())  # keys as before
         return json.dumps({k: v for k, v in asdict(self).items() if k not in skip}, sort_keys=True)
+
+
+# the corpus at each profile scale (`Profile.scale`); methods pretraining on action-free video (HiLAM, Being-H0)
+# copy it into their own config, so one scale's methods share one rendered corpus
+CORPUS_PRESETS: dict[str, VideoCorpusConfig] = {
+    "paper": VideoCorpusConfig(episodes_per_task=50, image_size=128),  # HiLAM: 50 rollouts per LIBERO-90 task
+    "cpu": VideoCorpusConfig(),
+    "smoke": VideoCorpusConfig(suite="libero_object", tasks=(1,), episodes_per_task=1, render_size=32, image_size=32),
+}
+
+
+def corpus_preset(scale: str) -> VideoCorpusConfig:
+    """A copy of the action-free corpus preset for a profile scale."""
+    if scale not in CORPUS_PRESETS:
+        raise ValueError(f"no video corpus preset for scale {scale!r}; known: {', '.join(CORPUS_PRESETS)}")
+    return replace(CORPUS_PRESETS[scale])
+
+
+def placed(cfg: VideoCorpusConfig, video: str, workers: int, render_mode: str) -> VideoCorpusConfig:
+    """The corpus as a cell places it: rendered (with its state cache) under `video`, by `workers` simulator
+    processes, in the cell's render mode; a corpus's key depends on where it lives, so every user of trained
+    models places it the same way."""
+    return replace(cfg, root=video, states_root=video, workers=workers, render_mode=render_mode)
 
 
 @dataclass

@@ -5,63 +5,19 @@ actions (level 0) and chunk vectors (levels 1, 2) with the segment boundaries.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from hilam.data.video import Clip, VideoCorpusConfig, corpus_fingerprint, load_corpus
-from hilam.lam import LatentActionConfig, LatentActionObjective, FrameStore, PairSource, label_clip
-from hilam.skills import CropSource, LatentSequences, SkillConfig, SkillModel, SkillObjective, segment
-from hilam.train import TrainConfig, brief, train
-
-
-@dataclass
-class SharedStagesConfig:
-    video: VideoCorpusConfig = field(default_factory=VideoCorpusConfig)
-    lam: LatentActionConfig = field(default_factory=LatentActionConfig)
-    lam_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, batch_size=32, lr=3e-4))
-    skills: SkillConfig = field(default_factory=SkillConfig)
-    skills_train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=8, lr=3e-4))
-    root: str = "runs/shared"
-
-    @property
-    def gap_frames(self) -> int:
-        """The IDM's labelling gap in corpus frames (infer_gap control steps at the corpus stride)."""
-        return max(1, round(self.lam.infer_gap / self.video.stride))
-
-    def place(self, runs: str, video: str) -> None:
-        """Put the stages under `<runs>/shared` and the corpus (with its state cache) under `video`; every
-        command that finds trained stages must place them the same way, or their config hashes differ."""
-        self.root, self.video.root, self.video.states_root = str(Path(runs) / "shared"), video, video
-
-
-def keyed_fields(obj):
-    """A config as plain data for keys: asdict without the fields marked `metadata={"hash": False}`
-    (bookkeeping such as time-based checkpointing, which does not change what is trained) and without those marked
-    `"unless_default"` while they hold their default (fields added later, so that earlier keys stay valid)."""
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: keyed_fields(getattr(obj, f.name)) for f in fields(obj) if _keyed(f, getattr(obj, f.name))}
-    if isinstance(obj, (list, tuple)):
-        return [keyed_fields(x) for x in obj]
-    if isinstance(obj, dict):
-        return {k: keyed_fields(v) for k, v in obj.items()}
-    return obj
-
-
-def _keyed(f, value) -> bool:
-    """Whether field `f` holding `value` enters a config's key (see keyed_fields)."""
-    mark = f.metadata.get("hash", True)
-    return (mark == "unless_default" and value != f.default) or mark is True
-
-
-def config_hash(*parts) -> str:
-    blob = json.dumps([keyed_fields(p) for p in parts], sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+from hilam.confighash import config_hash
+from hilam.data.video import Clip, corpus_fingerprint, load_corpus
+from hilam.method.config import SharedStagesConfig
+from hilam.method.latent_actions import FrameStore, LatentActionObjective, PairSource, label_clip
+from hilam.method.skills import CropSource, LatentSequences, SkillModel, SkillObjective, segment
+from hilam.train import brief, train
 
 
 @dataclass

@@ -8,56 +8,15 @@ steps at training time; the IDM is frozen afterwards and labels sequences at `in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hilam.data.video import Clip
+from hilam.method.config import LatentActionConfig
+from hilam.models.transformer import Patches, encoder_stack
 from hilam.policy_io import images_to_tensor
-
-
-@dataclass
-class LatentActionConfig:
-    image_size: int = 64
-    patch: int = 8
-    width: int = 96  # defaults are the cpu profile's; `paper` overrides
-    heads: int = 4
-    idm_layers: int = 3
-    fdm_layers: int = 3
-    latent_dim: int = 64  # UniSkill: 64-d continuous
-    gap_min: int = 10  # frame gap k in control steps (UniSkill: U[10, 30])
-    gap_max: int = 30
-    infer_gap: int = 20  # k used to label sequences with the frozen IDM (an open choice: the range's middle)
-
-
-# named IDM/FDM variants, as overrides of a profile's LatentActionConfig (benchmarks/corpus_size, hilam_widelam)
-LAM_VARIANTS: dict[str, dict] = {
-    "profile": {},
-    "px128": {"image_size": 128, "patch": 16},  # the corpus is rendered at 128 px: twice the input resolution
-    "wide": {"width": 192, "heads": 6, "idm_layers": 6, "fdm_layers": 6},  # 5.5M parameters, 7x the cpu's 0.75M
-}
-
-
-def encoder_stack(width: int, heads: int, layers: int) -> nn.TransformerEncoder:
-    """A pre-norm bidirectional transformer (torch's own layers)."""
-    layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True,
-                                       activation="gelu")
-    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-
-
-class Patches(nn.Module):
-    """(B, 3, H, W) in [0, 1] -> (B, P, width) patch tokens with learned positions."""
-
-    def __init__(self, cfg: LatentActionConfig):
-        super().__init__()
-        self.proj = nn.Conv2d(3, cfg.width, cfg.patch, cfg.patch)
-        self.pos = nn.Parameter(torch.randn(1, (cfg.image_size // cfg.patch) ** 2, cfg.width) * 0.02)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x * 2 - 1).flatten(2).transpose(1, 2) + self.pos
 
 
 class IDM(nn.Module):
@@ -65,7 +24,7 @@ class IDM(nn.Module):
 
     def __init__(self, cfg: LatentActionConfig):
         super().__init__()
-        self.patches = Patches(cfg)
+        self.patches = Patches(cfg.image_size, cfg.patch, cfg.width)
         self.frame = nn.Parameter(torch.randn(1, 2, 1, cfg.width) * 0.02)  # which of the two frames
         self.latent_token = nn.Parameter(torch.randn(1, 1, cfg.width) * 0.02)
         self.blocks = encoder_stack(cfg.width, cfg.heads, cfg.idm_layers)
@@ -83,7 +42,7 @@ class FDM(nn.Module):
     def __init__(self, cfg: LatentActionConfig):
         super().__init__()
         self.cfg = cfg
-        self.patches = Patches(cfg)
+        self.patches = Patches(cfg.image_size, cfg.patch, cfg.width)
         self.z_in = nn.Linear(cfg.latent_dim, cfg.width)
         self.blocks = encoder_stack(cfg.width, cfg.heads, cfg.fdm_layers)
         self.out = nn.Sequential(nn.LayerNorm(cfg.width), nn.Linear(cfg.width, 3 * cfg.patch ** 2))

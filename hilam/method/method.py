@@ -8,7 +8,7 @@
 4. pi^h is frozen; pi^l (with a fresh action head) is fine-tuned on the target demos' actions given
    their labelled z-bar (the `hilam_predskill` ablation: pi^h's prediction), with flat BAKU's step budget.
 5. Evaluation: pi^h feeds pi^l at every step; action chunks are temporally ensembled as in BAKU.
-z-bar enters pi^l where the instruction enters flat BAKU: as the first token and as FiLM conditioning.
+The networks and objectives are in `policies.py`; the settings, presets and variants in `config.py`.
 """
 from __future__ import annotations
 
@@ -17,135 +17,40 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from hilam.data.dataset import DemoDataset, resize_images
-from hilam.data.video import Clip, demo_clips, ensure_corpus
-from hilam.lam import LAM_VARIANTS
-from hilam.methods import Method
-from hilam.models.baku import Baku, BakuConfig
-from hilam.models.heads import DeterministicHead, HeadConfig
+from hilam.data.video import Clip, demo_clips, ensure_corpus, placed
+from hilam.method.config import HilamConfig, preset
+from hilam.method.policies import (
+    VIDEO_CAMERA,
+    HighLevel,
+    PretrainObjective,
+    SkilledDemos,
+    VideoLabels,
+    per_step,
+    policy_nets,
+    segment_lengths,
+    skill_per_frame,
+)
+from hilam.method.stages import Labels, SharedStages
+from hilam.methods import CellContext, Method
 from hilam.models.language import embed_instructions, encoder_id
 from hilam.objectives import ActionChunkObjective
-from hilam.policy_io import ChunkPolicy, images_to_tensor, instruction_rows
-from hilam.profiles import HilamConfig
-from hilam.stages import Labels, SharedStages, SharedStagesConfig
+from hilam.policy_io import ChunkPolicy
+from hilam.profiles import Profile
 from hilam.train import brief, load_weights, train
-
-VIDEO_CAMERA = "agentview_rgb"
-
-
-def skill_per_frame(labels: Labels, level: int) -> np.ndarray:
-    return labels.latent if level == 0 else labels.vectors[level]
-
-
-def per_step(x: np.ndarray, stride: int, length: int) -> np.ndarray:
-    """Labels at the corpus stride repeated back to every control step of a demo of `length` steps."""
-    return np.repeat(x, stride, axis=0)[:length]
-
-
-class VideoLabels:
-    """Pretraining batches: agentview frames with their instruction index, skill and latent-action labels."""
-
-    def __init__(self, frames: np.ndarray, task: np.ndarray, skill: np.ndarray, latent: np.ndarray):
-        self.frames, self.task, self.skill, self.latent = frames, task, skill, latent
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def batch(self, idx: np.ndarray) -> dict:
-        return {VIDEO_CAMERA: self.frames[idx], "task": self.task[idx], "skill": self.skill[idx],
-                "latent": self.latent[idx]}
-
-
-class SkilledDemos:
-    """Target demos plus the labelled skill of every step (pi^l's fine-tuning data)."""
-
-    def __init__(self, data: DemoDataset, skill: np.ndarray):
-        self.data, self.skill = data, skill
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def batch(self, idx: np.ndarray) -> dict:
-        return self.data.batch(idx) | {"skill": self.skill[idx]}
-
-
-class HighLevel(nn.Module):
-    """pi^h: (agentview, instruction embedding) -> standardised skill z-bar."""
-
-    def __init__(self, net: Baku, lang_table: torch.Tensor, low_language: bool = False):
-        super().__init__()
-        self.net, self.low_language = net, low_language
-        self.register_buffer("lang_table", lang_table.float())
-
-    def forward(self, batch: dict) -> torch.Tensor:
-        dev = self.lang_table.device
-        img = {VIDEO_CAMERA: images_to_tensor(batch[VIDEO_CAMERA], dev)}
-        return self.net(img, None, instruction_rows(self.lang_table, batch["task"], batch.get("lang_new")))[:, 0]
-
-    def low_condition(self, skill: torch.Tensor, task, lang_new=None) -> torch.Tensor:
-        """What pi^l reads beside the frames: z^h, or [z^h; l] when it also reads the instruction
-        (`HilamConfig.low_language`). Pretraining, fine-tuning and evaluation all build it here."""
-        if not self.low_language:
-            return skill
-        lang = instruction_rows(self.lang_table, task, lang_new)
-        return torch.cat([skill, lang.to(skill.device, skill.dtype)], -1)
-
-
-def policy_nets(baku: BakuConfig, lang: torch.Tensor, skill_dim: int,
-                low_language: bool = False) -> tuple[HighLevel, Baku]:
-    """pi^h (agentview + instruction -> skill, one step) and pi^l (both cameras + proprio, conditioned on z^h or
-    [z^h; l]), both built from the profile's BAKU blocks."""
-    high_cfg = replace(baku, cameras=(VIDEO_CAMERA,), lang_dim=lang.shape[1],
-                       head=replace(baku.head, chunk=1, action_dim=skill_dim, tanh=False))
-    low = Baku(replace(baku, lang_dim=skill_dim + (lang.shape[1] if low_language else 0)))
-    return HighLevel(Baku(high_cfg), lang, low_language), low
-
-
-class PretrainObjective(nn.Module):
-    """pi^h regresses the skill label; pi^l (through a latent head on its trunk) regresses the latent action."""
-
-    def __init__(self, high: HighLevel, low: Baku, latent_dim: int, low_weight: float):
-        super().__init__()
-        self.high, self.low, self.low_weight = high, low, low_weight
-        self.latent_head = DeterministicHead(low.cfg.gpt.n_embd, HeadConfig(hidden=low.cfg.head.hidden, chunk=1,
-                                                                          action_dim=latent_dim, tanh=False))
-
-    def forward(self, batch: dict) -> torch.Tensor:
-        dev = self.high.lang_table.device
-        skill = torch.as_tensor(batch["skill"], device=dev)
-        loss = nn.functional.mse_loss(self.high(batch), skill)
-        if self.low_weight:
-            img = {VIDEO_CAMERA: images_to_tensor(batch[VIDEO_CAMERA], dev)}
-            cond = self.high.low_condition(skill, batch["task"])
-            latent = self.latent_head(self.low.features(self.low.tokens(img, None, cond)))[:, 0]
-            loss = loss + self.low_weight * nn.functional.mse_loss(latent, torch.as_tensor(batch["latent"], device=dev))
-        return loss
-
-
-def segment_lengths(boundaries: list[np.ndarray], stride: int) -> np.ndarray:
-    """Lengths (control steps) of every segment of every sequence."""
-    out = []
-    for b in boundaries:
-        starts = np.flatnonzero(b)
-        out.append(np.diff(np.append(starts, len(b))) * stride)
-    return np.concatenate(out) if out else np.zeros(0)
 
 
 class HilamMethod(Method):
     name = "hilam"
+    config_key = "hilam"  # --set hilam.<setting>
     new_instructions = True  # its policy embeds an unseen instruction with its own encoder
     final_phase = "finetune"
-    overrides: dict = {}  # the ablations change HilamConfig fields
-    lam_variant: str = "profile"  # a named IDM/FDM (hilam.lam.LAM_VARIANTS); its stages are keyed by it
-    skill_target: str | None = None  # the skill model's target (SkillConfig.target); None: the profile's
 
-    def __init__(self, profile, instructions):
-        super().__init__(profile, instructions)
-        self.cfg: HilamConfig = replace(profile.hilam, **self.overrides)
-        self.cfg.shared = self.shared_config(profile)
+    def __init__(self, profile: Profile, instructions: list[str], cfg: HilamConfig | None = None):
+        super().__init__(profile, instructions, cfg)
+        self.cfg: HilamConfig
         if self.cfg.finetune_skill not in ("labelled", "predicted"):  # refused before any training
             raise ValueError(f"finetune_skill {self.cfg.finetune_skill!r}; known: labelled, predicted")
         if self.cfg.shared.lam.image_size > profile.image_size:  # the target demos load at the policy's size
@@ -161,12 +66,15 @@ class HilamMethod(Method):
         self.stats: dict = {}
 
     @classmethod
-    def shared_config(cls, profile) -> SharedStagesConfig:
-        """The profile's shared stages (IDM/FDM, skill model) as this method varies them (lam_variant, skill_target);
-        the diagnostics benchmarks load a method's stages through this too."""
-        shared = profile.hilam.shared
-        skills = replace(shared.skills, target=cls.skill_target) if cls.skill_target else shared.skills
-        return replace(shared, lam=replace(shared.lam, **LAM_VARIANTS[cls.lam_variant]), skills=skills)
+    def preset(cls, scale: str) -> HilamConfig:
+        return preset(scale)
+
+    def place(self, context: CellContext) -> None:
+        """The shared stages under `<runs>/shared`, the corpus under the cell's video folder, rendered by its
+        workers in the profile's render mode (the stages' keys depend on all of these)."""
+        shared = self.cfg.shared
+        shared.root = context.shared
+        shared.video = placed(shared.video, context.video, context.workers, self.profile.render_mode)
 
     # ------------------------------------------------------------------ labels
     def _labelled_clips(self, stages: SharedStages, data: DemoDataset) -> tuple[list[Clip], list[Labels], int]:
@@ -273,38 +181,3 @@ class HilamMethod(Method):
                 "parameters": {"pi_h": count(self.high), "pi_l": count(self.low)},
                 "language_encoder": encoder_id(self.language), "skills": self.stats}
 
-
-class HilamStage1(HilamMethod):
-    """Ablation: pi^l conditioned on stage-1 chunks."""
-    name, overrides = "hilam_stage1", {"skill_level": 1}
-
-
-class HilamLatent(HilamMethod):
-    """Ablation: flat BAKU conditioned on z-bar^0, the latent action itself (pi^h predicts it)."""
-    name, overrides = "hilam_latent", {"skill_level": 0}
-
-
-class HilamNoPretrain(HilamMethod):
-    """Ablation: no pretraining on video; pi^h learns skills from the target demos' frames only, pi^l from scratch."""
-    name, overrides = "hilam_nopretrain", {"pretrain": False}
-
-
-class HilamWideLam(HilamMethod):
-    """HiLAM on the `wide` IDM/FDM (7x the parameters), whose latents carry more of the action (corpus_size probe)."""
-    name, lam_variant = "hilam_widelam", "wide"
-
-
-class HilamAhead(HilamMethod):
-    """Variant: the H-Net predicts the latent one IDM window ahead (z_{t+g}), which copying z_t cannot solve,
-    in place of the next latent, which it nearly does (benchmarks/latent_quality.py)."""
-    name, skill_target = "hilam_ahead", "next_window"
-
-
-class HilamLowLanguage(HilamMethod):
-    """Variant: pi^l also reads the instruction beside z^h, so the task does not reach it only through pi^h."""
-    name, overrides = "hilam_lang", {"low_language": True}
-
-
-class HilamPredictedSkill(HilamMethod):
-    """Ablation: pi^l fine-tuned on frozen pi^h's predicted skills, the ones it gets at evaluation, not the labels."""
-    name, overrides = "hilam_predskill", {"finetune_skill": "predicted"}

@@ -8,40 +8,17 @@ latent skills z^h, level 1 the stage-1 chunks, level 0 the latent action itself.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hilam.hnet import HNet, HNetConfig, level_boundaries, level_vectors
-from hilam.lam import FDM, FrameStore
+from hilam.method.config import SkillConfig
+from hilam.method.hnet import HNet, level_boundaries, level_vectors
+from hilam.method.latent_actions import FDM, FrameStore
 from hilam.policy_io import images_to_tensor
-
-
-@dataclass
-class SkillConfig:
-    hnet: HNetConfig = field(default_factory=HNetConfig)
-    crop: int = 192  # training sequences are random crops of this many latent steps
-    rec_weight: float = 0.1  # lambda_rec (open in the paper)
-    rec_samples: int = 2  # positions per sequence decoded by the frozen FDM per step
-    # what the H-Net predicts at step t: "next" = z_{t+1} (the paper's next-latent loss) or "next_window" =
-    # z_{t+g}, g = the IDM's labelling gap in frames, the first latent whose window shares no frame with z_t's
-    # (z_{t+1} shares all but one, so copying z_t nearly solves "next"; results/diagnosis/video177/latent_quality.json).
-    # Added after the first stages were trained: keyed only when it is not the default
-    target: str = field(default="next", metadata={"hash": "unless_default"})
-
-    def __post_init__(self):
-        if self.target not in TARGETS:
-            raise ValueError(f"unknown skill-model target {self.target!r}; known: {', '.join(TARGETS)}")
-
-    def target_offset(self, gap_frames: int) -> int:
-        """How many steps ahead the prediction at step t lies (1, or the labelling gap)."""
-        return 1 if self.target == "next" else gap_frames
-
-
-TARGETS = ("next", "next_window")
 
 
 class SkillModel(nn.Module):

@@ -8,28 +8,12 @@ single sequences, and the output at t may predict what comes after t.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hilam.method.config import HNetConfig
 from hilam.models.gpt import Block, GPTConfig
-
-
-@dataclass
-class HNetConfig:
-    width: int = 128
-    heads: int = 4
-    encoder_layers: int = 1  # per stage, before routing
-    decoder_layers: int = 1  # per stage, after dechunking
-    main_layers: int = 2  # innermost network, over the last stage's chunks
-    target_ratios: tuple[float, ...] = (3.0, 3.0)  # N per stage; H-Net's two-stage model uses 3 and 3
-    ratio_weight: float = 0.03  # H-Net's weight on the ratio loss
-
-    @property
-    def stages(self) -> int:
-        return len(self.target_ratios)
 
 
 class CausalStack(nn.Module):
