@@ -1,4 +1,5 @@
-# The two commands a user types: `make bench SUITE=long FRAC=0.1` and `make test`.
+# The commands a user types: `make bench SUITE=long FRAC=0.1 [SET="train.steps=30000 ..."]`, `make test-fast` (no
+# simulator, < 1 min) and `make test` (everything, as CI runs it).
 PY      ?= python3.11
 VENV    ?= .venv
 SUITE   ?= long
@@ -19,7 +20,7 @@ EVAL_SUITE ?=
 SET     ?=
 BIN     := $(VENV)/bin
 
-.PHONY: install bench test expert tables keysteps hma clean
+.PHONY: install bench test test-fast expert tables keysteps hma clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +43,10 @@ tables: install
 # one pytest worker per core (worksteal: the long simulator tests don't queue behind each other); slowest listed
 test: install
 	$(BIN)/python -m pytest -q -n auto --dist worksteal --durations=10 tests
+
+# the tests that need no simulator (not marked `sim`: no LIBERO env, no demo generation, no cell): under a minute
+test-fast: install
+	$(BIN)/python -m pytest -q -n auto -m "not sim" tests
 
 # Scripted-expert quality of one suite (state pass only, DEMOS successes in at most ATTEMPTS episodes per task;
 # unset: the generator's defaults): writes results/expert/<suite>.json

@@ -17,6 +17,7 @@ REQUIRED = {"suite", "method", "frac", "seed", "profile", "success_rate", "ci95"
             "train", "eval", "data", "versions", "git", "hardware"}
 
 
+@pytest.mark.sim
 def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     cell = CellConfig(suite="object", method="baku", frac=0.5, seed=0, profile="smoke", workers=1,
                       data=str(tmp_path / "demos"), runs=str(tmp_path / "runs"), results=str(tmp_path / "results"),
@@ -49,6 +50,7 @@ def test_smoke_cell_trains_evaluates_and_writes_a_valid_cell(tmp_path, capsys):
     assert any(not torch.equal(last[k], v) for k, v in method.objective.state_dict().items())
 
 
+@pytest.mark.sim
 def test_state_cell_renders_nothing_and_records_its_recipe(tmp_path):
     """baku_state: demos from the state pass alone, evaluation without cameras; the recipe names the cell."""
     cell = CellConfig(suite="object", method="baku_state", frac=1.0, seed=0, profile="smoke", workers=1,
@@ -82,6 +84,7 @@ def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path, o
     r2 = run_cell(CellConfig(**{**cell.__dict__, "method": "hilam_latent"}))
     assert sorted(p.name for p in (tmp_path / "runs" / "shared").iterdir()) == shared
     assert r2["method_config"]["hilam"]["skill_level"] == 0
+    assert r2["variant"] == {"of": "hilam", "overrides": {"hilam.skill_level": 0}} and r2["overrides"] == {}
     # pi^l fine-tuned on frozen pi^h's predicted skills: exactly what pi^h says for each step, not the labels
     data, pred, _, _ = prepare_cell(CellConfig(**{**cell.__dict__, "method": "hilam_predskill"}))
     pred.fit(data, tmp_path / "predskill", seed=0)

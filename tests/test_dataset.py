@@ -98,6 +98,7 @@ def test_missing_demos_for_fraction_is_a_clear_error(tmp_path, root):
         DemoDataset(DatasetConfig(root=str(tmp_path / "r"), suite=SUITE, frac=0.5))
 
 
+@pytest.mark.sim
 def test_generate_uses_official_files_as_they_are(tmp_path, root):
     import shutil
 

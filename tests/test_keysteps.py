@@ -29,6 +29,7 @@ def test_boundary_scores_on_hand_made_segmentations():
     assert fixed_boundaries(100, 30) == [30, 60, 90]
 
 
+@pytest.mark.sim
 def test_predicate_replay_finds_the_boundaries_seen_live():
     """An expert demo of a two-predicate libero_10 task: the key steps from replaying its `states` equal the
     ones observed live while the demo was made."""

@@ -35,6 +35,7 @@ def keystep_data(tmp_path_factory) -> KeyStepSet:
     return data
 
 
+@pytest.mark.sim
 def test_key_step_frames_follow_the_goal_predicates(keystep_data):
     d = keystep_data
     demos = d.demos()
@@ -71,6 +72,7 @@ def test_random_shift_moves_all_images_of_a_sample_alike():
     assert any(not np.array_equal(y[i], x[i]) for i in range(3))
 
 
+@pytest.mark.sim
 def test_training_and_scores_on_real_key_steps(keystep_data, tmp_path):
     d = keystep_data
     cfg = preset("smoke")

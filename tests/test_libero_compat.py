@@ -268,6 +268,7 @@ def test_cells_evaluated_on_another_benchmark_are_rows_of_their_own(tmp_path):
     assert sorted(c["method"] for c in load_cells(tmp_path)) == ["baku", "baku@libero_10_lan"]
 
 
+@pytest.mark.sim
 def test_a_perturbed_benchmark_resets_and_observes_as_libero_does():
     """libero_10_lan task 0 from its first official init state; the observation's end-effector keys are robosuite's
     observables as LIBERO's create_dataset.py stores them (ee_ori from robot0_eef_quat, robot_states as
@@ -293,6 +294,7 @@ def test_a_perturbed_benchmark_resets_and_observes_as_libero_does():
         env.close()
 
 
+@pytest.mark.sim
 def test_a_state_cell_trained_on_libero_object_is_evaluated_on_its_swapped_benchmark(tmp_path):
     """Simulator, ~30 s: one expert demo, the smoke profile, one episode of libero_object_swap task 3."""
     from hilam.bench import CellConfig, run_cell

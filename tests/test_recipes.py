@@ -14,6 +14,8 @@ from hilam.data.schema import file_attrs, task_file
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import task_spec
 
+pytestmark = pytest.mark.sim  # every test here runs the simulator (make test-fast skips them)
+
 TASK = ("libero_object", 3)
 
 

@@ -69,6 +69,7 @@ def test_decimated_meshes_are_cached_by_content_and_remade_when_missing(tmp_path
     assert rm.decimated_mesh(copy, rm.FastRenderConfig(keep=0.2), cache=cache) not in (None, first)
 
 
+@pytest.mark.sim
 def test_fast_mode_draws_cheaper_frames_of_the_same_physics():
     """Same seeded reset, same actions, both modes: every state equal bit for bit; masses and inertias too."""
     task = task_spec(*OBJECT_TASK)
@@ -116,6 +117,7 @@ def fake_expert(monkeypatch):
     monkeypatch.setattr("hilam.data.expert.rollout.expert_episode", _fake_expert())
 
 
+@pytest.mark.sim
 def test_a_task_file_of_another_mode_is_rendered_again_from_the_cached_states(tmp_path, fake_expert):
     task = task_spec(*OBJECT_TASK)
     cfg = GenerateConfig(suite=task.suite, tasks=(task.task_id,), root=str(tmp_path), demos_per_task=1,
@@ -136,6 +138,7 @@ def test_a_task_file_of_another_mode_is_rendered_again_from_the_cached_states(tm
     assert not np.array_equal(before.obs["agentview_rgb"], after.obs["agentview_rgb"])
 
 
+@pytest.mark.sim
 def test_render_pass_draws_the_fixtures_where_the_episode_had_them(tmp_path, fake_expert):
     """libero_10 task 2: the stove is placed at each reset by writing the model, outside the saved state. The render
     pass's frames of a cached episode equal the frames of the env the episode ran in, at the same states."""

@@ -119,6 +119,21 @@ def test_a_cell_stored_twice_is_refused_not_pooled_as_a_seed(runs: Path):
         load_cells(runs)
 
 
+def test_a_cell_run_with_changed_settings_is_a_row_of_its_own(runs: Path):
+    """`--set` overrides make another cell (named -set<hash> as its file is); a render mode alone is named apart."""
+    from hilam.overrides import overrides_suffix
+
+    cell = runs / "libero_10" / "baku" / "frac0.1-seed0-cpu.json"
+    changed = json.loads(cell.read_text()) | {"overrides": {"train.steps": 30000, "render_mode": "libero"}}
+    (cell.parent / "frac0.1-seed0-cpu-set.json").write_text(json.dumps(changed))
+    methods = sorted(c["method"] for c in load_cells(runs) if c["seed"] == 0 and c["frac"] == 0.1)
+    assert f"baku{overrides_suffix({'train.steps': 30000})}" in methods and "baku" in methods
+    no_op = json.loads(cell.read_text()) | {"overrides": {"render_mode": "libero"}}  # the legacy cells' mode
+    (cell.parent / "frac0.1-seed0-cpu-set.json").write_text(json.dumps(no_op))
+    with pytest.raises(SystemExit, match="twice"):
+        load_cells(runs)
+
+
 @pytest.mark.parametrize("change, message", [({"episodes": 0}, "0 episodes"), ({"seed": None}, "'seed' field"),
                                              ({"per_task": None}, "'per_task' field")])
 def test_a_cell_of_no_episodes_or_missing_a_field_is_named(tmp_path: Path, change: dict, message: str):
