@@ -8,6 +8,7 @@ benchmark finds every method without `hilam` importing it, and a variant is one 
 from __future__ import annotations
 
 import abc
+import copy
 from dataclasses import dataclass, field, fields
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -123,24 +124,33 @@ def variant_tables() -> dict[str, dict[str, dict]]:
     return {ep.name: ep.load() for ep in entry_points(group="hilam.variants")}
 
 
+def _variants() -> dict[str, tuple[str, dict]]:
+    """variant name -> (the method it varies, its overrides); a name registered twice is refused naming both."""
+    classes, out = _classes(), {}
+    for base, table in variant_tables().items():
+        for name, overrides in table.items():
+            if name in classes or name in out:
+                other = "a method" if name in classes else f"a variant of {out[name][0]!r}"
+                raise ValueError(f"{name!r} is registered as a variant of {base!r} and as {other}")
+            out[name] = (base, dict(overrides))
+    return out
+
+
 def method_names() -> list[str]:
     """Every registered method and variant name."""
-    return sorted([*_classes(), *(v for table in variant_tables().values() for v in table)])
+    return sorted([*_classes(), *_variants()])
 
 
 def get_method(name: str) -> MethodSpec:
     """The method or variant registered as `name`."""
-    classes = _classes()
+    classes, variants = _classes(), _variants()
     if name in classes:
-        cls = classes[name].load()
-        return MethodSpec(name, cls, name)
-    for base, table in variant_tables().items():
-        if name in table:
-            if base not in classes:
-                raise ValueError(f"variant {name!r} varies {base!r}, which is not a registered method")
-            if name in classes:
-                raise ValueError(f"{name!r} is registered both as a method and as a variant of {base!r}")
-            return MethodSpec(name, classes[base].load(), base, dict(table[name]))
+        return MethodSpec(name, classes[name].load(), name)
+    if name in variants:
+        base, overrides = variants[name]
+        if base not in classes:
+            raise ValueError(f"variant {name!r} varies {base!r}, which is not a registered method")
+        return MethodSpec(name, classes[base].load(), base, overrides)
     raise ValueError(f"unknown method {name!r}; registered: {', '.join(method_names()) or 'none'}")
 
 
@@ -162,8 +172,8 @@ class Configured:
         return self.spec.cls.embeds_new_instructions(self.cfg)
 
     def build(self, instructions: list[str]) -> Method:
-        """The untrained method for a dataset's instructions."""
-        method = self.spec.cls(self.profile, instructions, self.cfg)
+        """The untrained method for a dataset's instructions (on copies: methods may fill in their configs)."""
+        method = self.spec.cls(copy.deepcopy(self.profile), instructions, copy.deepcopy(self.cfg))
         method.name = self.spec.name
         return method
 
