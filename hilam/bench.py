@@ -285,6 +285,7 @@ def _run_cell(cell: CellConfig, procs: PartialState, profile: Profile, recipe: D
     }
     if procs.is_main_process:
         write_json(out, result)
+        (cell.run_dir() / "failed.json").unlink(missing_ok=True)  # an earlier failure of this cell is over
     return result
 
 
@@ -368,6 +369,16 @@ def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seed
         raise SystemExit("[bench] refused before any work:\n  " + "\n  ".join(problems))
 
 
+def record_failure(cell: CellConfig, error: Exception) -> None:
+    """Write why a cell failed (a diverged loss, an env that would not build, ...) to `failed.json` in its run
+    directory, so a failed run is on disk as such, beside its checkpoints; a later successful run removes it."""
+    try:
+        write_json(cell.run_dir() / "failed.json", {"error": f"{type(error).__name__}: {error}",
+                                                    "time": time.strftime("%Y-%m-%d %H:%M:%S"), "cell": str(cell.path())})
+    except (OSError, ValueError):
+        pass  # the cell's config itself may be what failed; the sweep's message still names it
+
+
 def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str = "cpu",
           workers: int = 0, data: str = "data/demos", video: str = "data/video", keep_every: int = 0,
           force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = CellConfig.results, eval_suite: str = "",
@@ -392,6 +403,7 @@ def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list
                     except Exception as e:  # noqa: BLE001 (one broken cell must not end a night-long sweep)
                         failed.append(f"{cell.path()}: {type(e).__name__}: {e}")
                         traceback.print_exc()
+                        record_failure(cell, e)
     if rows:
         print(table(rows))
     if failed:

@@ -111,3 +111,12 @@ def test_generate_uses_official_files_as_they_are(tmp_path, root):
     (stats,) = generate(GenerateConfig(suite=SUITE, root=str(tmp_path), tasks=(0,), render=False, workers=1))
     assert stats["official"] and stats["successes"] == POOL
     assert not (tmp_path / SUITE / "states").exists()  # no expert episode was run
+
+
+def test_images_that_are_not_square_are_refused_not_squeezed():
+    from hilam.data.dataset import resize_images
+
+    assert resize_images(np.zeros((2, 16, 16, 3), np.uint8), 8).shape == (2, 8, 8, 3)
+    for shape in ((2, 32, 48, 3), (2, 48, 32, 3)):
+        with pytest.raises(ValueError, match="not square"):
+            resize_images(np.zeros(shape, np.uint8), 32)

@@ -1,6 +1,8 @@
 """The sweep driver: lists of suites/fractions/methods/seeds, one failing cell does not stop the others."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import hilam.bench as bench_mod
@@ -30,3 +32,16 @@ def test_a_failing_cell_is_reported_and_the_sweep_goes_on(monkeypatch, capsys, t
     assert len(ran) == 8 and sum(m == "baku" for _, _, m, _ in ran) == 4
     err = capsys.readouterr().err
     assert "FAILED cells" in err and "env exploded" in err and err.count("baku_l1/frac") == 4
+
+
+def test_a_failed_cell_is_recorded_as_such_in_its_run_directory(monkeypatch, tmp_path):
+    def diverged(cell):
+        raise FloatingPointError("loss is nan at step 7")
+
+    monkeypatch.setattr(bench_mod, "run_cell", diverged)
+    monkeypatch.chdir(tmp_path)  # the run directory is relative (runs/...)
+    with pytest.raises(SystemExit):
+        bench(["long"], [0.1], ["baku"], [0], results=str(tmp_path / "cells"), data=str(tmp_path / "demos"))
+    cell = bench_mod.CellConfig(suite="long", frac=0.1, method="baku", seed=0, results=str(tmp_path / "cells"))
+    record = json.loads((cell.run_dir() / "failed.json").read_text())
+    assert record["error"] == "FloatingPointError: loss is nan at step 7"

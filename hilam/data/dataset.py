@@ -63,7 +63,10 @@ def split_proprio(proprio: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
-    """Area-downsample (N, H, W, 3) uint8 images to size x size (0 or the same size: unchanged)."""
+    """Area-downsample (N, H, W, 3) uint8 square images to size x size (0 or the same size: unchanged); a frame that
+    is not square is refused, since squeezing it would distort what the policy sees."""
+    if images.shape[1] != images.shape[2]:
+        raise ValueError(f"images of {images.shape[1]}x{images.shape[2]} px are not square; LIBERO's cameras are")
     if size == 0 or images.shape[1] == size:
         return images
     import cv2

@@ -242,9 +242,9 @@ def read_task_file(path: str | os.PathLike, *, images: bool = True, max_demos: i
                 if images:
                     for k in IMAGE_KEYS:
                         img = _dataset(g["obs"], path, k, None, T)
-                        if img.ndim != 4 or img.shape[-1] != 3 or img.dtype != np.uint8:
+                        if img.ndim != 4 or img.shape[-1] != 3 or img.dtype != np.uint8 or img.shape[1] != img.shape[2]:
                             raise DemoFileError(f"{path}: {g.name}/obs/{k} is {img.dtype}{img.shape}, "
-                                                f"expected uint8 (T, H, W, 3)")
+                                                f"expected square uint8 (T, H, H, 3)")
                         obs[k] = to_upright(img, convention)
             except OSError as e:  # a truncated file can open yet fail on read
                 raise DemoFileError(f"{path}: cannot read {g.name} (truncated file?): {e}") from e
