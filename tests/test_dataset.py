@@ -120,3 +120,16 @@ def test_images_that_are_not_square_are_refused_not_squeezed():
     for shape in ((2, 32, 48, 3), (2, 48, 32, 3)):
         with pytest.raises(ValueError, match="not square"):
             resize_images(np.zeros(shape, np.uint8), 32)
+
+
+@pytest.mark.sim  # the generator's worker process
+def test_a_corrupt_task_file_fails_generation_naming_task_and_file(tmp_path):
+    """Never 'the expert made no demos' nor a task silently left out: the run stops with the file's problem."""
+    from hilam.data.generate import GenerateConfig, generate
+
+    task = task_specs(SUITE)[0]
+    bad = task_file(tmp_path, SUITE, task.name)
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"\x89HDF\r\n truncated")
+    with pytest.raises(RuntimeError, match=rf"demo generation failed for {task.name}: .*{bad.name}"):
+        generate(GenerateConfig(suite=SUITE, root=str(tmp_path), tasks=(0,), render=False, workers=1))
