@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hilam.data.dataset import DemoDataset
+from hilam.data.dataset import DemoDataset, check_observation
 from hilam.methods import Method
 from hilam.profiles import Profile
 from hilam.models.baku import Baku
@@ -17,9 +17,6 @@ from hilam.models.language import embed_instructions, encoder_id
 from hilam.objectives import ActionChunkObjective
 from hilam.policy_io import ChunkPolicy
 from hilam.train import brief, load_weights, train
-
-
-OBSERVATIONS = ("images", "state")
 
 
 @dataclass
@@ -32,8 +29,7 @@ class FlatConfig:
     observation: str = "images"
 
     def __post_init__(self):
-        if self.observation not in OBSERVATIONS:
-            raise ValueError(f"unknown observation {self.observation!r}; known: {', '.join(OBSERVATIONS)}")
+        check_observation(self.observation)
 
 
 # flat BAKU's variants: each is `baku` with these settings

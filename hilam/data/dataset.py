@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hilam.data.fractions import select_demos
-from hilam.data.schema import (AS_STORED, IMAGE_KEYS, Demo, DemoFileError, file_attrs, obs_alignment, read_task_file,
-                               task_file)
+from hilam.data.schema import (AS_STORED, IMAGE_KEYS, SCRIPTED, Demo, DemoFileError, file_attrs, obs_alignment,
+                               read_task_file, source_of, task_file)
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 
 
@@ -32,11 +32,17 @@ class DatasetConfig:
     observation: str = "images"  # "images" (cameras + proprio) or "state" (privileged simulator state)
 
     def __post_init__(self):
-        if self.observation not in OBSERVATIONS:
-            raise ValueError(f"unknown observation {self.observation!r}; known: {', '.join(OBSERVATIONS)}")
+        check_observation(self.observation)
 
 
 OBSERVATIONS = ("images", "state")
+
+
+def check_observation(observation: str) -> str:
+    """`observation` if a policy can read it ("images" or "state"), else a ValueError naming the known ones."""
+    if observation not in OBSERVATIONS:
+        raise ValueError(f"unknown observation {observation!r}; known: {', '.join(OBSERVATIONS)}")
+    return observation
 
 
 def privileged_state(states: np.ndarray) -> np.ndarray:
@@ -78,10 +84,10 @@ def selected_demos(root: str, suite: str, task: TaskSpec, frac: float, seed: int
                    images: bool = True) -> list[Demo]:
     """The demos of one task that data fraction `frac` selects, read from its task file under `root`. Without
     images, the expert's cached state pass serves (nothing rendered), unless the task file is a user's."""
-    from hilam.data.generate import SOURCE, cached_state_demos
+    from hilam.data.generate import cached_state_demos
 
     path = task_file(root, suite, task.name)
-    if not images and not (path.exists() and file_attrs(path).get("source") != SOURCE):
+    if not images and source_of(path) == SCRIPTED:
         pool = cached_state_demos(root, task)
         if pool is not None:
             return [pool[i] for i in select_demos(task.name, len(pool), frac, seed)]

@@ -28,8 +28,8 @@ from tqdm import tqdm
 from hilam.atomic import atomic_savez, write_json
 from hilam.data.fractions import select_demos
 from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, get_recipe
-from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, SOURCE, Demo, DemoFileError, file_attrs, libero_env_args,
-                               read_task_file, stored_demo_ids, task_file, write_task_file)
+from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, SCRIPTED, SOURCE, Demo, DemoFileError, file_attrs,
+                               libero_env_args, read_task_file, source_of, stored_demo_ids, task_file, write_task_file)
 from hilam.envs.cpu_math import math_in_use, pinned_math
 from hilam.envs.render_mode import LIBERO, check_render_mode, recorded_mode
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
@@ -61,10 +61,6 @@ def episode_seed(seed: int, task: TaskSpec, attempt: int) -> int:
     return zlib.crc32(f"{seed}/{task.suite}/{task.name}/{attempt}".encode())
 
 
-def _states_path(cfg: GenerateConfig, task: TaskSpec) -> Path:
-    return states_path(cfg.root, task)
-
-
 def states_path(root: str | os.PathLike, task: TaskSpec) -> Path:
     """The state pass's episodes of one task (npz: states_i, actions_i, seed_i; fixtures_i, the pose of each body of
     `fixture_bodies` in episode i, pos + quat)."""
@@ -87,7 +83,7 @@ def _cached_pass(task: TaskSpec, cfg: GenerateConfig) -> dict | None:
     """The stats of the task's cached state pass (episodes and stats both written), else None. A pass made with
     another demo recipe is refused: one root holds the demos of one recipe."""
     stats_file = stats_path(cfg.root, task)
-    if not (_states_path(cfg, task).exists() and stats_file.exists()):
+    if not (states_path(cfg.root, task).exists() and stats_file.exists()):
         return None
     stats = json.loads(stats_file.read_text())
     made = stats.get("recipe", {}).get("name", LEGACY)
@@ -107,7 +103,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     """Run the expert state-only until `demos_per_task` successes; cache episodes and stats. A cached pass that
     stopped short of a larger pool asked for now (a corpus with more episodes per task) goes on where it
     stopped, with the seeds a fresh pass would use, and keeps the episodes it has."""
-    path, cached = _states_path(cfg, task), _cached_pass(task, cfg)
+    path, cached = states_path(cfg.root, task), _cached_pass(task, cfg)
     if cached and _pass_done(cached, cfg):
         return cached
     from hilam.data.expert.rollout import expert_episode
@@ -188,7 +184,8 @@ def load_fixture_poses(root: str | os.PathLike, task: TaskSpec) -> list[dict[str
 
 
 def load_state_episodes(cfg: GenerateConfig, task: TaskSpec) -> list[tuple[np.ndarray, np.ndarray]]:
-    with np.load(_states_path(cfg, task)) as z:
+    """(states, actions) of every episode the task's state pass cached under `cfg.root`."""
+    with np.load(states_path(cfg.root, task)) as z:
         n = sum(1 for k in z.files if k.startswith("actions_"))
         return [(z[f"states_{i}"], z[f"actions_{i}"]) for i in range(n)]
 
@@ -196,12 +193,10 @@ def load_state_episodes(cfg: GenerateConfig, task: TaskSpec) -> list[tuple[np.nd
 def cached_state_demos(root: str | os.PathLike, task: TaskSpec) -> list[Demo] | None:
     """The task's whole state-pass pool as demos without observations (what a state-based policy needs; nothing
     rendered), or None if no pass is cached under `root`."""
-    path = states_path(root, task)
-    if not (path.exists() and stats_path(root, task).exists()):
+    if not (states_path(root, task).exists() and stats_path(root, task).exists()):
         return None
-    with np.load(path) as z:
-        n = sum(1 for k in z.files if k.startswith("actions_"))
-        return [Demo(actions=z[f"actions_{i}"], states=z[f"states_{i}"], obs={}) for i in range(n)]
+    episodes = load_state_episodes(GenerateConfig(suite=task.suite, root=str(root)), task)
+    return [Demo(actions=a, states=s, obs={}) for s, a in episodes]
 
 
 def render_episode(env, states: np.ndarray, actions: np.ndarray,
@@ -312,11 +307,11 @@ def _write(path: Path, demos: dict[int, Demo], task: TaskSpec, cfg: GenerateConf
 def _task_worker(task: TaskSpec, cfg: GenerateConfig, progress) -> dict:
     try:
         out = task_file(cfg.root, task.suite, task.name)
-        attrs = file_attrs(out) if out.exists() else {}
-        if attrs and attrs.get("source") != SOURCE:  # a user's (official) file: use as is
-            n = int(attrs.get("num_demos", 0))
+        source = source_of(out)
+        if source != SCRIPTED:  # a user's (official) file: use as is
+            n = int(file_attrs(out).get("num_demos", 0))
             return {"task": task.name, "task_id": task.task_id, "successes": n, "attempts": n, "official": True,
-                    "source": f"official file {out}"}
+                    "source": source}
         stats = state_pass(task, cfg, progress)
         if cfg.render and stats["successes"] > 0:
             stats = stats | render_pass(task, cfg, progress)
@@ -331,7 +326,7 @@ def _plan(tasks: list[TaskSpec], cfg: GenerateConfig) -> tuple[int, int, int]:
     for t in tasks:
         out = task_file(cfg.root, t.suite, t.name)
         try:
-            if out.exists() and file_attrs(out).get("source") != SOURCE:
+            if source_of(out) != SCRIPTED:
                 continue  # a user's file, used as it is
         except DemoFileError:
             pass  # unreadable: the worker says so
