@@ -23,9 +23,9 @@ from hilam.train import brief, load_weights, train
 class FlatConfig:
     """Flat BAKU's own settings (`--set flat.<setting>`); the same at every scale."""
 
-    # what the policy reads: "images" (cameras + proprio) or "state": the privileged simulator state
-    # (`hilam.data.dataset.privileged_state`, standardised per task) in place of cameras and proprio, with the same
-    # language token, trunk, head, chunking, ensembling and trainer, and the profile's `state_train` budget
+    # what the policy reads: "images" (cameras + proprio) or "state": the privileged observation (`hilam.envs.privileged`:
+    # the simulator state plus gripper and object poses, standardised per task) in place of cameras and proprio, with
+    # the same language token, trunk, head, chunking, ensembling and trainer, and the profile's `state_train` budget
     observation: str = "images"
 
     def __post_init__(self):

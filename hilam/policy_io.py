@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from hilam.data.dataset import pad_state, privileged_state, proprio_of, resize_images
+from hilam.data.dataset import pad_state, proprio_of, resize_images
 from hilam.data.schema import IMAGE_KEYS
 from hilam.models.heads import TemporalEnsemble
 
@@ -63,7 +63,7 @@ def instruction_rows(table: torch.Tensor, task, new=None) -> torch.Tensor:
 class ChunkPolicy:
     """Evaluator policy for a model predicting action chunks: one batched call per step, then temporal
     ensembling per slot (BAKU's exp(-0.01 i) weights). It feeds images and proprio, or with `state_width` > 0 the
-    privileged simulator state padded to that width (state-based policies, evaluated without rendering).
+    privileged observation (`hilam.envs.privileged`) padded to that width (state-based policies, evaluated without rendering).
 
     An instruction among `instructions` (the training suite's) is passed as its index (`batch["task"]`); with
     `encode` (texts -> (N, D) embeddings, the method's own encoder) one it never saw (another benchmark's words,
@@ -84,7 +84,7 @@ class ChunkPolicy:
 
     def act(self, obs: list[dict], slots: list[int]) -> np.ndarray:
         if self.state_width:
-            batch = {"state": np.stack([pad_state(privileged_state(o["sim_state"]), self.state_width) for o in obs])}
+            batch = {"state": np.stack([pad_state(o["privileged"], self.state_width) for o in obs])}
         else:
             batch = {k: resize_images(np.stack([o[k] for o in obs]), self.image_size) for k in IMAGE_KEYS}
             batch["proprio"] = np.stack([proprio_of(o) for o in obs])

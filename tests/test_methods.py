@@ -84,7 +84,7 @@ def observations(data: DemoDataset, observation: str) -> list[dict]:
     for t in TASKS:
         text = data.instructions[t]
         if observation == "state":
-            out.append({"sim_state": rng.normal(size=9 + t), "language": text})
+            out.append({"privileged": rng.normal(size=9 + t), "language": text})
         else:
             out.append({"agentview_rgb": rng.integers(0, 256, (128, 128, 3), dtype=np.uint8),
                         "eye_in_hand_rgb": rng.integers(0, 256, (128, 128, 3), dtype=np.uint8),

@@ -1,5 +1,6 @@
-"""State-based BAKU without a simulator: the dataset reads the expert's state pass (nothing rendered), pads the
-tasks' states to one width and standardises them per task; the policy feeds the evaluator's `sim_state` the same way."""
+"""State-based BAKU without a simulator: the dataset reads the privileged observations the expert's state pass recorded
+(nothing rendered), pads the tasks' to one width and standardises them per task; the policy feeds the evaluator's
+`privileged` observation the same way."""
 from __future__ import annotations
 
 import json
@@ -8,28 +9,33 @@ import numpy as np
 import pytest
 import torch
 
-from hilam.data.dataset import DatasetConfig, DemoDataset, pad_state, privileged_state
+from hilam.data.dataset import DatasetConfig, DemoDataset, pad_state
+from hilam.data.schema import DemoFileError
 from hilam.data.generate import stats_path, states_path
 from hilam.envs.suites import task_specs
 from hilam.methods import build_method
 
 SUITE = "libero_object"
 TASKS = (0, 1)
-WIDTH = {0: 9, 1: 13}  # flattened state sizes (time included) differ per task: another set of objects
+WIDTH = {0: 9, 1: 13}  # privileged observation sizes differ per task: another set of objects
 
 
-def write_state_pass(root, task, n: int, width: int, seed: int) -> list[np.ndarray]:
-    """A state-pass cache as the generator leaves it (npz + stats), with `n` episodes of random states."""
+def write_state_pass(root, task, n: int, width: int, seed: int, privileged: bool = True) -> list[np.ndarray]:
+    """A state-pass cache as the generator leaves it (npz + stats), with `n` episodes of random privileged observations
+    (and states of another width, which a state-based policy never reads)."""
     rng = np.random.default_rng(seed)
-    states = [rng.normal(loc=task.task_id * 10, size=(5 + i, width)) for i in range(n)]
+    feats = [rng.normal(loc=task.task_id * 10, size=(5 + i, width)).astype(np.float32) for i in range(n)]
     arrays = {}
-    for i, s in enumerate(states):
-        arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = s, rng.uniform(-1, 1, (len(s), 7)), i
+    for i, s in enumerate(feats):
+        arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = rng.normal(size=(len(s), 3)), \
+            rng.uniform(-1, 1, (len(s), 7)), i
+        if privileged:
+            arrays[f"privileged_{i}"] = s
     path = states_path(root, task)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
     stats_path(root, task).write_text(json.dumps({"successes": n, "attempts": n}))
-    return states
+    return feats
 
 
 @pytest.fixture
@@ -43,12 +49,12 @@ def test_state_dataset_reads_the_state_pass_pads_and_standardises_per_task(state
     root, made = state_root
     data = DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=1.0, tasks=TASKS, chunk=3, observation="state"))
     assert data.images == {} and data.proprio is None
-    assert data.state.shape == (sum(len(s) for t in TASKS for s in made[t]), max(WIDTH.values()) - 1)
-    # task 0's rows: its states without the time field, zero-padded to the suite's widest task
+    assert data.state.shape == (sum(len(s) for t in TASKS for s in made[t]), max(WIDTH.values()))
+    # task 0's rows: its privileged observations, zero-padded to the suite's widest task
     rows = data.state[data.task == 0]
     first = made[0][0]
-    np.testing.assert_allclose(rows[:len(first), :WIDTH[0] - 1], first[:, 1:], rtol=1e-6)
-    assert not rows[:, WIDTH[0] - 1:].any()
+    np.testing.assert_array_equal(rows[:len(first), :WIDTH[0]], first)
+    assert not rows[:, WIDTH[0]:].any()
     b = data.batch(np.arange(4))
     assert set(b) == {"state", "task", "actions", "action_mask"} and b["state"].shape == (4, data.state.shape[1])
     st = data.stats()
@@ -76,7 +82,14 @@ def test_pad_state_refuses_a_state_wider_than_the_policy():
         pad_state(np.ones(6), 5)
 
 
-def test_baku_state_fits_and_acts_on_the_evaluators_sim_state(state_root, tmp_path):
+def test_a_state_pass_without_privileged_observations_is_refused_with_the_fix(tmp_path):
+    task = task_specs(SUITE)[0]
+    write_state_pass(tmp_path, task, 2, 9, seed=0, privileged=False)
+    with pytest.raises(DemoFileError, match="predates privileged observations.*hilam generate"):
+        DemoDataset(DatasetConfig(root=str(tmp_path), suite=SUITE, tasks=(0,), observation="state"))
+
+
+def test_baku_state_fits_and_acts_on_the_evaluators_privileged_observation(state_root, tmp_path):
     root, made = state_root
     data = DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=1.0, tasks=TASKS, observation="state"))
     method = build_method("baku_state", "smoke", data.instructions)
@@ -85,22 +98,18 @@ def test_baku_state_fits_and_acts_on_the_evaluators_sim_state(state_root, tmp_pa
     assert train["steps"] == 30
     assert not hasattr(method.objective.model, "image")  # no image encoder is built
     policy = method.policy()
-    # the evaluator's observations: no cameras, the full flattened state (time first) in `sim_state`
+    # the evaluator's observations: no cameras, the env's privileged observation
     specs = task_specs(SUITE)
-    obs = [{"sim_state": made[t][0][2], "language": specs[t].language} for t in TASKS]
+    obs = [{"privileged": made[t][0][2], "language": specs[t].language} for t in TASKS]
     for s in range(2):
         policy.reset(s)
     a = policy.act(obs, [0, 1])
     assert a.shape == (2, 7) and np.isfinite(a).all() and np.abs(a).max() <= 1
     # the same input as the dataset's sample: the policy's first action is the model's prediction on it
-    row = pad_state(privileged_state(made[1][0][2]), data.state.shape[1])
+    row = pad_state(made[1][0][2], data.state.shape[1])
     i = int(np.flatnonzero((data.state == row).all(1))[0])  # (demos are stored in their fraction's order)
     direct = method.objective.predict({"state": data.state[[i]], "task": data.task[[i]]})[0, 0]
     np.testing.assert_allclose(a[1], direct.detach().numpy(), rtol=1e-5, atol=1e-6)
     # the state statistics travel with the checkpoint
     sd = method.objective.state_dict()
     assert torch.equal(sd["state_norm.mean"], torch.as_tensor(data.stats()["state_mean"]))
-
-
-def test_privileged_state_drops_the_time_field():
-    assert privileged_state(np.array([7.0, 1.0, 2.0])).tolist() == [1.0, 2.0]

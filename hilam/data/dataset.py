@@ -3,7 +3,8 @@
 Every step of every selected demo is one sample. Demos are chosen per task by the nested data
 fraction (`fractions.py`); images stay uint8 in RAM and batches are gathered with NumPy indexing,
 so a training step never waits on I/O or decoding. With `observation="state"` a sample holds the
-privileged simulator state instead of images and proprio (state-based policies: nothing is rendered).
+privileged observation (`hilam.envs.privileged`, recorded by the state pass) instead of images and proprio
+(state-based policies: nothing is rendered).
 """
 from __future__ import annotations
 
@@ -43,12 +44,6 @@ def check_observation(observation: str) -> str:
     if observation not in OBSERVATIONS:
         raise ValueError(f"unknown observation {observation!r}; known: {', '.join(OBSERVATIONS)}")
     return observation
-
-
-def privileged_state(states: np.ndarray) -> np.ndarray:
-    """What state-based policies read: LIBERO's flattened MuJoCo state (time, qpos, qvel) without its time field,
-    (..., D - 1) float32. The one place it is made, from stored `states` and from the evaluator's observations."""
-    return np.asarray(states, np.float32)[..., 1:]
 
 
 def pad_state(state: np.ndarray, width: int) -> np.ndarray:
@@ -92,6 +87,10 @@ def selected_demos(root: str, suite: str, task: TaskSpec, frac: float, seed: int
         if pool is not None:
             return [pool[i] for i in select_demos(task.name, len(pool), frac, seed)]
     td = read_task_file(path, images=images)
+    if not images:  # a user's file holds states only: replay them for what state-based policies observe
+        from hilam.data.generate import add_privileged_to_demos
+
+        add_privileged_to_demos(task, td.demos)
     wanted = select_demos(task.name, int(td.attrs.get("pool_size", len(td.demos))), frac, seed)
     by_id = dict(zip(td.demo_ids, td.demos))
     missing = [i for i in wanted if i not in by_id]
@@ -128,7 +127,7 @@ class DemoDataset:
                 if use_images:
                     proprio.append(proprio_of(d.obs))
                 else:
-                    states.append(privileged_state(d.states))
+                    states.append(d.privileged)
                 actions.append(d.actions.astype(np.float32))
                 task_ix.append(np.full(len(d), task.task_id, np.int64))
                 starts.append(offset)

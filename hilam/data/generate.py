@@ -105,6 +105,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     stopped, with the seeds a fresh pass would use, and keeps the episodes it has."""
     path, cached = states_path(cfg.root, task), _cached_pass(task, cfg)
     if cached and _pass_done(cached, cfg):
+        add_privileged(cfg.root, task)
         return cached
     from hilam.data.expert.rollout import expert_episode
     from hilam.envs.libero_env import LiberoEnv
@@ -142,11 +143,12 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
         if progress is not None:
             progress.put(("state", task.name, ok))
     seconds = time.perf_counter() - t0
-    env.close()
     arrays = {}
     for i, (s, a, sd) in enumerate(episodes):
         arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = s, a, np.int64(sd)
     arrays |= _fixture_arrays(fixtures)
+    arrays |= _privileged_arrays(env, [s for s, _, _ in episodes], fixtures)
+    env.close()
     atomic_savez(path, **arrays)
     stats = {"task": task.name, "task_id": task.task_id, "language": task.language,
              "demos_per_task": cfg.demos_per_task, "max_attempts": cfg.max_attempts,
@@ -173,6 +175,49 @@ def _fixture_arrays(fixtures: list[dict[str, np.ndarray] | None]) -> dict[str, n
     return out | {"fixture_bodies": np.array(bodies, dtype=str)}
 
 
+def _privileged_arrays(env, states: list[np.ndarray], fixtures: list[dict[str, np.ndarray] | None]
+                       ) -> dict[str, np.ndarray]:
+    """npz arrays `privileged_i`: what a state-based policy observes at each state of episode i
+    (`LiberoEnv.privileged`), computed with the episode's fixtures in place."""
+    out = {}
+    for i, (s, f) in enumerate(zip(states, fixtures)):
+        if f is not None:
+            env.place_fixtures(f)
+        out[f"privileged_{i}"] = np.stack([env.privileged(x) for x in s]) if len(s) else np.zeros((0, 0), np.float32)
+    return out
+
+
+def add_privileged(root: str | os.PathLike, task: TaskSpec) -> None:
+    """Give a cached state pass made before privileged observations were recorded its `privileged_i` arrays (computed
+    from the stored states; nothing else in the cache changes). No-op when they are there."""
+    path = states_path(root, task)
+    with np.load(path) as z:
+        if "privileged_0" in z.files or "states_0" not in z.files:
+            return
+        arrays = {k: z[k] for k in z.files}
+    from hilam.envs.libero_env import LiberoEnv
+
+    env = LiberoEnv(task, render=False)
+    n = sum(1 for k in arrays if k.startswith("actions_"))
+    arrays |= _privileged_arrays(env, [arrays[f"states_{i}"] for i in range(n)], load_fixture_poses(root, task))
+    env.close()
+    atomic_savez(path, **arrays)
+
+
+def add_privileged_to_demos(task: TaskSpec, demos: list[Demo]) -> None:
+    """Fill in `privileged` of demos that hold states only (a user's file), by replaying them in the task's env.
+    Such files do not record where their fixtures stood: they are where the replay env's reset put them."""
+    missing = [d for d in demos if d.privileged is None]
+    if not missing:
+        return
+    from hilam.envs.libero_env import LiberoEnv
+
+    env = LiberoEnv(task, render=False)
+    for d, p in zip(missing, _privileged_arrays(env, [d.states for d in missing], [None] * len(missing)).values()):
+        d.privileged = p
+    env.close()
+
+
 def load_fixture_poses(root: str | os.PathLike, task: TaskSpec) -> list[dict[str, np.ndarray] | None]:
     """Per cached episode, where its reset put each fixture (root body name -> pos + quat), or None for an
     episode cached before they were recorded. LIBERO places fixtures by writing the model, outside the flattened
@@ -195,8 +240,13 @@ def cached_state_demos(root: str | os.PathLike, task: TaskSpec) -> list[Demo] | 
     rendered), or None if no pass is cached under `root`."""
     if not (states_path(root, task).exists() and stats_path(root, task).exists()):
         return None
-    episodes = load_state_episodes(GenerateConfig(suite=task.suite, root=str(root)), task)
-    return [Demo(actions=a, states=s, obs={}) for s, a in episodes]
+    with np.load(states_path(root, task)) as z:
+        n = sum(1 for k in z.files if k.startswith("actions_"))
+        if n and "privileged_0" not in z.files:
+            raise DemoFileError(f"{states_path(root, task)}: this state pass predates privileged observations; "
+                                f"`hilam generate --suite {task.suite} --root {root} --no-render` adds them")
+        return [Demo(actions=z[f"actions_{i}"], states=z[f"states_{i}"], obs={}, privileged=z[f"privileged_{i}"])
+                for i in range(n)]
 
 
 def render_episode(env, states: np.ndarray, actions: np.ndarray,

@@ -46,6 +46,7 @@ class Demo:
     robot_states: np.ndarray | None = None  # (T, 9) gripper qpos, eef pos, eef quat
     model_file: str = ""
     init_state: np.ndarray | None = None
+    privileged: np.ndarray | None = None  # (T, F) what state-based policies observe (hilam.envs.privileged)
 
     def __len__(self) -> int:
         return len(self.actions)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hilam.envs.privileged import PrivilegedView
 from hilam.envs.render_mode import LIBERO, apply_scene_flags, check_render_mode, scene_hook
 from hilam.envs.suites import SETTLE_ACTION, SETTLE_STEPS, TaskSpec, task_spec
 
@@ -59,6 +60,7 @@ class LiberoEnv:
         self._fixture_frames = self._xml_fixture_frames()
         self._env.reset()  # makes robosuite's offscreen render context, which holds the mode's scene flags
         apply_scene_flags(self.sim, render_mode)
+        self._privileged = PrivilegedView(self._env.env)
 
     @classmethod
     def for_task(cls, suite: str, task_id: int, **kw) -> "LiberoEnv":
@@ -162,6 +164,11 @@ class LiberoEnv:
         """The flattened MuJoCo state (LIBERO's `states` row)."""
         return np.asarray(self._env.get_sim_state(), dtype=np.float64).copy()
 
+    def privileged(self, state: np.ndarray | None = None) -> np.ndarray:
+        """What state-based policies observe (`hilam.envs.privileged`) at `state` (default: now), with the fixtures
+        where this episode has them; the live simulation is not touched."""
+        return self._privileged(self.get_state() if state is None else state)
+
     def set_state(self, state: np.ndarray) -> dict:
         """Jump to a flattened MuJoCo state and return the observation there (render pass)."""
         self._draw_here()
@@ -200,6 +207,7 @@ class LiberoEnv:
         # robosuite's robot0_eef_quat observable (the hand body's frame): LIBERO's ee_ori and robot_states use it
         hand_quat = convert_quat(np.array(data.get_body_xquat(robot.robot_model.eef_name)), to="xyzw")
         ee_ori = quat2axisangle(hand_quat.copy())
+        state = self.get_state()
         obs = {
             "joint_states": joints,
             "gripper_states": gripper,
@@ -208,7 +216,8 @@ class LiberoEnv:
             "ee_states": np.concatenate([eef_pos, ee_ori]),
             "eef_quat": eef_quat,
             "hand_quat": hand_quat,
-            "sim_state": self.get_state(),  # for recording and replay; privileged, never a policy input
+            "sim_state": state,  # for recording and replay; never a policy input
+            "privileged": self._privileged(state),  # what state-based policies observe
         }
         if self.render:
             raw = env._get_observations()
