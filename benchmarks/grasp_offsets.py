@@ -42,11 +42,11 @@ def closings(gripper: np.ndarray) -> np.ndarray:
 
 
 def summary(offsets: list[tuple[str, np.ndarray]]) -> dict:
-    rel = np.array([r for _, r in offsets]).reshape(-1, 3)
+    rel = np.array([r for _, r in offsets], np.float64).reshape(-1, 3)
     return {"closings": len(offsets), "objects": dict(Counter(n for n, _ in offsets)),
             "mean": rel.mean(0).round(4).tolist() if len(rel) else None,
             "std": rel.std(0).round(4).tolist() if len(rel) else None,
-            "each": [{"object": n, "offset": r.round(4).tolist()} for n, r in offsets]}
+            "each": [{"object": n, "offset": np.asarray(r, np.float64).round(4).tolist()} for n, r in offsets]}
 
 
 def measure(cell_file: str, tasks: list[int], episodes: int, max_steps: int) -> dict:
