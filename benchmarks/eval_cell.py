@@ -18,16 +18,25 @@ from pathlib import Path
 
 from hilam.atomic import write_json
 from hilam.bench import CellConfig, prepare_cell
+from hilam.data.dataset import DemoDataset
 from hilam.evaluate import EvalConfig, evaluate
+from hilam.methods import Method
 from hilam.provenance import provenance
 
 
-def reevaluate(cell_file: str, init_states: str, episodes_per_task: int, workers: int, seed: int) -> dict:
+def load_cell(cell_file: str) -> tuple[dict, CellConfig, DemoDataset, Method]:
+    """A finished cell's record, config, demos and trained method (rebuilt from its `cell_config`; training is
+    loaded from its last checkpoint, not redone)."""
     cell = json.loads(Path(cell_file).read_text())
     known = {f.name for f in fields(CellConfig)}
     cfg = CellConfig(**{k: v for k, v in cell["cell_config"].items() if k in known} | {"force": False})
     data, method, run_dir, _ = prepare_cell(cfg)
     method.fit(data, run_dir, cfg.seed)  # finished: loads the last checkpoint
+    return cell, cfg, data, method
+
+
+def reevaluate(cell_file: str, init_states: str, episodes_per_task: int, workers: int, seed: int) -> dict:
+    cell, cfg, _, method = load_cell(cell_file)
     conf = cfg.configured()
     ev = evaluate(method.policy(), EvalConfig(suite=cell["suite"], episodes_per_task=episodes_per_task,
                                               init_states=init_states, workers=workers, seed=seed,

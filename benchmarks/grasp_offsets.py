@@ -11,17 +11,14 @@ trained on and in the cell's rollouts from the official init states (no renderin
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from collections import Counter
-from dataclasses import fields
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks.eval_cell import load_cell
 from hilam.atomic import write_json
-from hilam.bench import CellConfig, prepare_cell
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.privileged import PrivilegedView
 from hilam.envs.suites import official_init_states, task_specs
@@ -30,8 +27,7 @@ from hilam.provenance import provenance
 
 def nearest_object(view: PrivilegedView, features: np.ndarray) -> tuple[str, np.ndarray]:
     """The object (or fixture) nearest the gripper and its position minus the gripper's, from one observation."""
-    at, n = view.model.nq + view.model.nv + 9, len(view.bodies)
-    rel = features[at:at + 3 * n].reshape(n, 3)
+    rel = view.object_offsets(features)
     k = int(np.linalg.norm(rel, axis=1).argmin())
     return view.names[k], rel[k]
 
@@ -50,18 +46,14 @@ def summary(offsets: list[tuple[str, np.ndarray]]) -> dict:
 
 
 def measure(cell_file: str, tasks: list[int], episodes: int, max_steps: int) -> dict:
-    cell = json.loads(Path(cell_file).read_text())
-    known = {f.name for f in fields(CellConfig)}
-    cfg = CellConfig(**{k: v for k, v in cell["cell_config"].items() if k in known} | {"force": False})
-    data, method, run_dir, _ = prepare_cell(cfg)
+    cell, _, data, method = load_cell(cell_file)
     if method.observation != "state":
         raise SystemExit(f"{cell_file}: a {method.observation} policy; this reads privileged observations")
-    method.fit(data, run_dir, cfg.seed)  # finished: loads the last checkpoint
     policy, out = method.policy(), {}
     for task_id in tasks:
         task = task_specs(cell["suite"])[task_id]
         env = LiberoEnv(task, render=False)
-        view = env._privileged
+        view = env.privileged_view
         demo = []  # the expert's first closing in each demo of this task
         for start, n in zip(data.demo_starts, data.demo_lengths):
             if data.task[start] == task_id and len(c := closings(data.actions[start:start + n, 6])):

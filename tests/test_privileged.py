@@ -1,13 +1,14 @@
 """The privileged observation of state-based policies (hilam.envs.privileged): the state plus the gripper's and the
 objects' poses from forward kinematics, read without touching the live simulation, recorded by the state pass with
-each episode's fixtures, and added to a state pass cached before it existed."""
+each episode's fixtures, added to a state pass cached before it existed, and replayed for a user's file."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hilam.data.generate import GenerateConfig, cached_state_demos, episode_seed, state_pass, states_path
-from hilam.data.schema import DemoFileError
+from hilam.data.generate import (GenerateConfig, add_privileged_to_demos, cached_state_demos, episode_seed, state_pass,
+                                 states_path)
+from hilam.data.schema import Demo, DemoFileError
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.privileged import rot6
 from hilam.envs.suites import task_spec
@@ -24,7 +25,7 @@ def test_rot6_is_the_first_two_columns():
 def test_privileged_observation_holds_the_state_and_the_poses_and_leaves_the_physics_alone():
     env = LiberoEnv(task_spec(*STOVE_TASK), render=False)
     obs = env.reset(seed=3)
-    view, state = env._privileged, obs["sim_state"]
+    view, state = env.privileged_view, obs["sim_state"]
     nq, nv = view.model.nq, view.model.nv
     p = obs["privileged"]
     assert p.shape == (view.width,) and p.dtype == np.float32
@@ -49,12 +50,19 @@ def test_privileged_observation_holds_the_state_and_the_poses_and_leaves_the_phy
     assert np.array_equal(*runs)
 
 
-def test_state_pass_records_it_with_the_episodes_fixtures_and_adds_it_to_an_old_cache(tmp_path, fake_expert):
+@pytest.fixture
+def stove_pass(tmp_path, fake_expert):
+    """A one-episode state pass of the stove task (its fixture placed at the episode's reset): task, config, demo."""
     task = task_spec(*STOVE_TASK)
     cfg = GenerateConfig(suite=task.suite, tasks=(task.task_id,), root=str(tmp_path), demos_per_task=1,
                          max_attempts=1, render=False)
     state_pass(task, cfg)
     (demo,) = cached_state_demos(cfg.root, task)
+    return task, cfg, demo
+
+
+def test_state_pass_records_it_with_the_episodes_fixtures_and_adds_it_to_an_old_cache(stove_pass):
+    task, cfg, demo = stove_pass
     live = LiberoEnv(task, render=False)
     live.reset(seed=episode_seed(cfg.seed, task, 0))  # the episode's reset: its stove pose
     np.testing.assert_array_equal(demo.privileged, np.stack([live.privileged(s) for s in demo.states]))
@@ -71,3 +79,14 @@ def test_state_pass_records_it_with_the_episodes_fixtures_and_adds_it_to_an_old_
     (again,) = cached_state_demos(cfg.root, task)
     np.testing.assert_array_equal(again.privileged, demo.privileged)
     np.testing.assert_array_equal(again.states, demo.states)
+
+
+def test_a_users_states_are_replayed_for_it_and_their_unknown_fixture_poses_are_said(stove_pass):
+    task, _, ours = stove_pass
+    theirs = Demo(actions=ours.actions, states=ours.states, obs={})  # an official file: states, no fixture poses
+    with pytest.warns(UserWarning, match="1 episodes do not record where their fixtures stood"):
+        add_privileged_to_demos(task, [theirs])
+    assert theirs.privileged.shape == ours.privileged.shape
+    view = LiberoEnv(task, render=False).privileged_view
+    nq, nv = view.model.nq, view.model.nv
+    np.testing.assert_array_equal(theirs.privileged[:, :nq + nv + 9], ours.privileged[:, :nq + nv + 9])  # robot alike

@@ -179,11 +179,15 @@ def _privileged_arrays(env, states: list[np.ndarray], fixtures: list[dict[str, n
                        ) -> dict[str, np.ndarray]:
     """npz arrays `privileged_i`: what a state-based policy observes at each state of episode i
     (`LiberoEnv.privileged`), computed with the episode's fixtures in place."""
-    out = {}
+    out, unplaced = {}, 0
     for i, (s, f) in enumerate(zip(states, fixtures)):
         if f is not None:
             env.place_fixtures(f)
+        unplaced += f is None
         out[f"privileged_{i}"] = np.stack([env.privileged(x) for x in s]) if len(s) else np.zeros((0, 0), np.float32)
+    if unplaced and env.fixture_poses():
+        warnings.warn(f"{env.task.name}: {unplaced} episodes do not record where their fixtures stood; their privileged "
+                      f"observations place the fixtures where the replay env's reset put them")
     return out
 
 

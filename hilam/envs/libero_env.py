@@ -60,7 +60,7 @@ class LiberoEnv:
         self._fixture_frames = self._xml_fixture_frames()
         self._env.reset()  # makes robosuite's offscreen render context, which holds the mode's scene flags
         apply_scene_flags(self.sim, render_mode)
-        self._privileged = PrivilegedView(self._env.env)
+        self.privileged_view = PrivilegedView(self._env.env)
 
     @classmethod
     def for_task(cls, suite: str, task_id: int, **kw) -> "LiberoEnv":
@@ -167,7 +167,7 @@ class LiberoEnv:
     def privileged(self, state: np.ndarray | None = None) -> np.ndarray:
         """What state-based policies observe (`hilam.envs.privileged`) at `state` (default: now), with the fixtures
         where this episode has them; the live simulation is not touched."""
-        return self._privileged(self.get_state() if state is None else state)
+        return self.privileged_view(self.get_state() if state is None else state)
 
     def set_state(self, state: np.ndarray) -> dict:
         """Jump to a flattened MuJoCo state and return the observation there (render pass)."""
@@ -217,7 +217,7 @@ class LiberoEnv:
             "eef_quat": eef_quat,
             "hand_quat": hand_quat,
             "sim_state": state,  # for recording and replay; never a policy input
-            "privileged": self._privileged(state),  # what state-based policies observe
+            "privileged": self.privileged_view(state),  # what state-based policies observe
         }
         if self.render:
             raw = env._get_observations()

@@ -38,6 +38,12 @@ class PrivilegedView:
         """Length of a feature vector of this scene."""
         return self.model.nq + self.model.nv + 9 + 9 * len(self.bodies)
 
+    def object_offsets(self, features: np.ndarray) -> np.ndarray:
+        """(objects, 3): each object's and fixture's position minus the eef's, read back from a feature vector (in
+        the order of `names`)."""
+        at, n = self.model.nq + self.model.nv + 9, len(self.bodies)
+        return np.asarray(features[at:at + 3 * n]).reshape(n, 3)
+
     def __call__(self, state: np.ndarray) -> np.ndarray:
         """(width,) float32: qpos and qvel (the state without its time field), the eef's position (3) and rotation
         (6), every object's and fixture's position minus the eef's (3 each), then their rotations (6 each)."""
