@@ -67,12 +67,13 @@ def report(suite: str, data: str, runs: str, method: str, profile: str) -> dict:
 
 def markdown(rep: dict) -> str:
     fracs = sorted({f for r in rep["recipes"].values() for f in r["policy"]}, reverse=True)
-    head = ("| recipe | start noise (rad) | action noise | expert success | mean demo length | "
+    head = ("| recipe | start noise (rad) | action noise | expert's choices | expert success | mean demo length | "
             + " | ".join(f"{rep['method']} {100 * f:g}%" for f in fracs) + " |")
-    lines = [head, "|" + "---|" * (5 + len(fracs))]
+    lines = [head, "|" + "---|" * (6 + len(fracs))]
     for name, r in rep["recipes"].items():
         e = r["expert"]
         cols = [name, f"{r['recipe']['start_noise']:g}", f"{r['recipe']['action_noise']:g}",
+                "drawn" if r["recipe"].get("jitter", True) else "fixed",
                 f"{100 * e['success_rate']:.0f}% ({e['successes']}/{e['attempts']})" if e else "-",
                 f"{e['mean_length']:.0f}" if e else "-"]
         for f in fracs:

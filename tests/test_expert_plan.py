@@ -120,3 +120,12 @@ def test_region_geometry_follows_a_site_whose_size_z_is_not_vertical():
     turned = SiteFrame([[c, -s, 0], [s, c, 0], [0, 0, 1]], (0.1, 0.05, 0.02))  # upright, yawed 0.5 rad
     assert np.isclose(Scene.region_half_extents(turned, "r")[2], 0.02)
     assert np.isclose(Scene.region_long_yaw(turned, "r"), 0.5)
+
+
+def test_midpoints_draws_the_middle_of_every_range_in_the_shape_asked():
+    from hilam.data.expert.rollout import Midpoints
+
+    m = Midpoints()
+    assert m.uniform(0.85, 1.0) == pytest.approx(0.925) and isinstance(m.uniform(-1, 1), float)
+    assert m.uniform(-1, 1, 2).tolist() == [0.0, 0.0]
+    assert m.uniform(0, np.pi / 12) == pytest.approx(np.pi / 24)

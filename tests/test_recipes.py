@@ -55,3 +55,14 @@ def test_the_recipe_is_recorded_and_a_root_of_another_recipe_is_refused(tmp_path
         generate(GenerateConfig(**{**cfg.__dict__, "recipe": "clean"}))
     with pytest.raises(ValueError, match="unknown demo recipe 'noisy'"):
         generate(GenerateConfig(**{**cfg.__dict__, "recipe": "noisy"}))
+
+
+def test_without_jitter_the_experts_actions_depend_on_the_scene_alone():
+    env = LiberoEnv(task_spec(*TASK), render=False)
+    env.reset(seed=1)
+    start = env.get_state()  # one placement, two expert seeds
+    fixed = [expert_episode(env, seed=s, max_steps=60, init_state=start, jitter=False).actions for s in (5, 6)]
+    drawn = [expert_episode(env, seed=s, max_steps=60, init_state=start).actions for s in (5, 6)]
+    np.testing.assert_array_equal(*fixed)
+    assert not np.array_equal(*drawn)  # the default expert draws its speed and offsets per episode
+    assert get_recipe("dart10_fixed").record() | {"name": "dart10", "jitter": True} == get_recipe("dart10").record()

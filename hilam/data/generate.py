@@ -127,7 +127,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
         seed = episode_seed(cfg.seed, task, attempts)
         attempts += 1
         try:
-            ep = expert_episode(env, seed, max_steps, action_noise=recipe.action_noise)
+            ep = expert_episode(env, seed, max_steps, action_noise=recipe.action_noise, jitter=recipe.jitter)
             ok = ep.success
             steps += len(ep.actions)
             if not ok:

@@ -9,6 +9,9 @@ file and results cell:
 - DART (Laskey et al., CoRL 2017, "DART: Noise Injection for Robust Imitation Learning"): the env executes the
   expert's action plus Gaussian noise on the 6 arm dimensions while the demo records the clean action, so the
   demos visit off-trajectory states and show the expert's correction from there.
+A third knob removes what a policy cannot see: the expert draws some choices once per episode (its speed cap, 1 cm
+offsets of approach and release points, a few degrees of grasp yaw) that no observation reveals, so demos disagree
+on what to do from the same state; `jitter=False` fixes each at the middle of its range.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ class DemoRecipe:
     name: str
     start_noise: float = 0.0  # std (rad) of Gaussian noise on the 7 arm joints at reset
     action_noise: float = 0.0  # std of Gaussian noise added to the executed arm action dims 0-5 (action units)
+    jitter: bool = True  # the expert's unobserved per-episode choices: drawn, or fixed at their ranges' middles
 
     def record(self) -> dict:
         """What demo files and cells store about the recipe."""
@@ -31,6 +35,8 @@ RECIPES: dict[str, DemoRecipe] = {r.name: r for r in (
     DemoRecipe("start", start_noise=0.02),  # robosuite's default joint noise at reset
     DemoRecipe("dart10", start_noise=0.02, action_noise=0.1),
     DemoRecipe("dart20", start_noise=0.02, action_noise=0.2),
+    DemoRecipe("fixed", jitter=False),  # the expert's choices fixed: demos differ by placement alone
+    DemoRecipe("dart10_fixed", start_noise=0.02, action_noise=0.1, jitter=False),  # diversity from noise alone
 )}
 LEGACY = "clean"  # what a demo cache or cell that records no recipe was made with
 DEFAULT_RECIPE = "clean"

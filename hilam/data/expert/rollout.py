@@ -17,14 +17,24 @@ class ExpertEpisode:
     reason: str | None = None  # why the expert gave up, when it did
 
 
+class Midpoints:
+    """Stands in for the expert's random generator and draws the middle of every range it is asked for: the expert's
+    per-episode choices fixed (recipe `jitter=False`). The expert draws through `uniform` alone."""
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        mid = (np.asarray(low, np.float64) + np.asarray(high, np.float64)) / 2
+        return float(mid) if size is None and mid.ndim == 0 else np.broadcast_to(mid, size or mid.shape).copy()
+
+
 def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.ndarray | None = None,
-                   action_noise: float = 0.0) -> ExpertEpisode:
+                   action_noise: float = 0.0, jitter: bool = True) -> ExpertEpisode:
     """Reset (seeded random placement, or `init_state`), then run the expert until success, the end of its
     plan, or `max_steps`. Stops at the first successful step, as the official demos do. With `action_noise`
     (DART) the env executes the expert's action plus N(0, action_noise^2) on the arm dims 0-5, clipped to
-    [-1, 1], while `actions` records the clean action; the noise has its own seeded stream."""
+    [-1, 1], while `actions` records the clean action; the noise has its own seeded stream. Without `jitter` the
+    expert's own random choices sit at their ranges' middles (`Midpoints`)."""
     env.reset(init_state=init_state, seed=seed)
-    expert = ScriptedExpert(env, np.random.default_rng(seed))
+    expert = ScriptedExpert(env, np.random.default_rng(seed) if jitter else Midpoints())
     expert.reset()
     noise = np.random.default_rng([seed, 1])
     states, actions = [], []
