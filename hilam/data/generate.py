@@ -147,7 +147,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     for i, (s, a, sd) in enumerate(episodes):
         arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = s, a, np.int64(sd)
     arrays |= _fixture_arrays(fixtures)
-    arrays |= _privileged_arrays(env, [s for s, _, _ in episodes], fixtures)
+    arrays |= {f"privileged_{i}": p for i, p in enumerate(_privileged_of(env, [s for s, _, _ in episodes], fixtures))}
     env.close()
     atomic_savez(path, **arrays)
     stats = {"task": task.name, "task_id": task.task_id, "language": task.language,
@@ -175,16 +175,15 @@ def _fixture_arrays(fixtures: list[dict[str, np.ndarray] | None]) -> dict[str, n
     return out | {"fixture_bodies": np.array(bodies, dtype=str)}
 
 
-def _privileged_arrays(env, states: list[np.ndarray], fixtures: list[dict[str, np.ndarray] | None]
-                       ) -> dict[str, np.ndarray]:
-    """npz arrays `privileged_i`: what a state-based policy observes at each state of episode i
-    (`LiberoEnv.privileged`), computed with the episode's fixtures in place."""
-    out, unplaced = {}, 0
-    for i, (s, f) in enumerate(zip(states, fixtures)):
+def _privileged_of(env, states: list[np.ndarray], fixtures: list[dict[str, np.ndarray] | None]) -> list[np.ndarray]:
+    """Per episode, what a state-based policy observes at each of its states (`LiberoEnv.privileged`), computed with
+    the episode's fixtures in place (npz arrays `privileged_i`)."""
+    out, unplaced = [], 0
+    for s, f in zip(states, fixtures):
         if f is not None:
             env.place_fixtures(f)
         unplaced += f is None
-        out[f"privileged_{i}"] = np.stack([env.privileged(x) for x in s]) if len(s) else np.zeros((0, 0), np.float32)
+        out.append(np.stack([env.privileged(x) for x in s]))
     if unplaced and env.fixture_poses():
         warnings.warn(f"{env.task.name}: {unplaced} episodes do not record where their fixtures stood; their privileged "
                       f"observations place the fixtures where the replay env's reset put them")
@@ -203,7 +202,8 @@ def add_privileged(root: str | os.PathLike, task: TaskSpec) -> None:
 
     env = LiberoEnv(task, render=False)
     n = sum(1 for k in arrays if k.startswith("actions_"))
-    arrays |= _privileged_arrays(env, [arrays[f"states_{i}"] for i in range(n)], load_fixture_poses(root, task))
+    made = _privileged_of(env, [arrays[f"states_{i}"] for i in range(n)], load_fixture_poses(root, task))
+    arrays |= {f"privileged_{i}": p for i, p in enumerate(made)}
     env.close()
     atomic_savez(path, **arrays)
 
@@ -217,7 +217,7 @@ def add_privileged_to_demos(task: TaskSpec, demos: list[Demo]) -> None:
     from hilam.envs.libero_env import LiberoEnv
 
     env = LiberoEnv(task, render=False)
-    for d, p in zip(missing, _privileged_arrays(env, [d.states for d in missing], [None] * len(missing)).values()):
+    for d, p in zip(missing, _privileged_of(env, [d.states for d in missing], [None] * len(missing))):
         d.privileged = p
     env.close()
 
