@@ -3,8 +3,10 @@ demos reaches (state-based BAKU by default: cells that need no rendering), at ev
 
     python -m benchmarks.recipe_report --suite libero_10 --data data/demos_{recipe} --out results/recipes
 
-`--data` is a pattern with `{recipe}`: the demo root of each recipe (one root holds one recipe). Success is pooled
-over a recipe's seeds with a Wilson interval, as in `make tables`.
+`--data` is a pattern with `{recipe}`: the demo root of each recipe (one root holds one recipe). A recipe whose state
+pass is not on this machine keeps the expert's figures of the report already in `--out` (each entry says which pass
+and commit they came from), so a fresh machine can add a recipe without re-running the others' passes. Success is
+pooled over a recipe's seeds with a Wilson interval, as in `make tables`.
 """
 from __future__ import annotations
 
@@ -54,14 +56,22 @@ def policy_rows(cells: list[dict], suite: str, method: str, profile: str) -> dic
     return out
 
 
-def report(suite: str, data: str, runs: str, method: str, profile: str) -> dict:
+def report(suite: str, data: str, runs: str, method: str, profile: str, before: dict | None = None) -> dict:
+    """The recipes' table; `before` is the previous report, whose expert figures stand in for passes not here."""
     suite = resolve_suite(suite).name
     cells = policy_rows(load_cells(Path(runs)), suite, method, profile)
+    earlier = (before or {}).get("recipes", {})
     recipes = {}
     for name, r in RECIPES.items():
-        expert = expert_stats(data.format(recipe=name), suite)
+        root = data.format(recipe=name)
+        expert = expert_stats(root, suite)
+        source = f"state pass in {root}"
+        if expert is None and (earlier.get(name) or {}).get("expert"):
+            expert = earlier[name]["expert"]
+            source = earlier[name].get("expert_source") or f"previous report (git {before.get('git')})"
         if expert or name in cells:
-            recipes[name] = {"recipe": r.record(), "expert": expert, "policy": cells.get(name, {})}
+            recipes[name] = {"recipe": r.record(), "expert": expert, "expert_source": source if expert else None,
+                             "policy": cells.get(name, {})}
     return {"suite": suite, "method": method, "profile": profile, "recipes": recipes, **provenance()}
 
 
@@ -93,8 +103,10 @@ def main() -> None:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--out", default="results/recipes")
     a = ap.parse_args()
-    rep = report(a.suite, a.data, a.runs, a.method, a.profile)
     out = Path(a.out)
+    previous = out / f"{resolve_suite(a.suite).name}.json"
+    before = json.loads(previous.read_text()) if previous.exists() else None
+    rep = report(a.suite, a.data, a.runs, a.method, a.profile, before)
     write_json(out / f"{rep['suite']}.json", rep)
     (out / f"{rep['suite']}.md").write_text(markdown(rep))
     print(markdown(rep))

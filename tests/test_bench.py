@@ -170,3 +170,44 @@ def test_a_cell_has_one_writer_and_the_second_is_told_who_holds_it(tmp_path):
 
 def test_a_users_cells_go_beside_the_committed_reference_cells_never_over_them():
     assert Path(CellConfig().results).resolve() != Path("results/runs").resolve()
+
+
+
+COMMITTED = sorted(Path(__file__).resolve().parent.parent.glob("results/runs/*/*/*.json"))
+BOOKKEEPING = {"ckpt_minutes", "log_every", "ckpt_every", "mixed_precision", "lang_dim", "state_dim"}
+
+
+def _changed(now: dict, recorded: dict, at: str = "") -> list[str]:
+    """The settings a cell recorded that resolve otherwise today (settings added since it ran are not in its record,
+    and their defaults keep the old behaviour)."""
+    out = []
+    for k, v in recorded.items():
+        if k in BOOKKEEPING:
+            continue
+        if isinstance(v, dict) and isinstance(now.get(k), dict):
+            out += _changed(now[k], v, f"{at}{k}.")
+        elif now.get(k) != v:
+            out.append(f"{at}{k}: recorded {v!r}, now {now.get(k)!r}")
+    return out
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_committed_cell_is_named_by_the_settings_that_reproduce_it_today(path):
+    """A changed default (a profile's budget, a variant's settings) must move the cells made under the old one to a
+    name whose settings still reproduce them (their own profile, or an explicit --set), never leave them under the
+    new one: the name and, for BAKU's network and budget, the settings it resolves to today are the recorded ones."""
+    r = json.loads(path.read_text())
+    cc = r["cell_config"]
+    # the render mode they were drawn in: recorded since render modes exist, LIBERO's for the cells before
+    rendered = r["eval"].get("rendered", True)
+    overrides = cc.get("overrides", {}) | ({"render_mode": r["eval"].get("render_mode") or "libero"} if rendered else {})
+    cell = CellConfig(suite=cc["suite"], method=cc["method"], frac=cc["frac"], seed=cc["seed"], profile=cc["profile"],
+                      recipe=cc.get("recipe", "clean"), eval_suite=cc.get("eval_suite", ""), overrides=overrides,
+                      results=str(path.parents[2]))
+    assert cell.path() == path
+    if (r.get("variant") or {}).get("of", r["method"]) != "baku":
+        return
+    now = json.loads(json.dumps(cell.configured().build(["pick up the bowl"]).describe()))  # as recorded: lists
+    recorded = r["method_config"]
+    assert not _changed(now, {"model": recorded["model"], "train_config": recorded.get("train_config", {})})
+    assert now["train_config"]["steps"] == r["train"]["steps"]

@@ -65,4 +65,5 @@ def test_without_jitter_the_experts_actions_depend_on_the_scene_alone():
     drawn = [expert_episode(env, seed=s, max_steps=60, init_state=start).actions for s in (5, 6)]
     np.testing.assert_array_equal(*fixed)
     assert not np.array_equal(*drawn)  # the default expert draws its speed and offsets per episode
-    assert get_recipe("dart10_fixed").record() | {"name": "dart10", "jitter": True} == get_recipe("dart10").record()
+    for fixed in ("dart10", "dart20"):  # each fixed recipe is its drawn one with the choices fixed, nothing else
+        assert get_recipe(f"{fixed}_fixed").record() | {"name": fixed, "jitter": True} == get_recipe(fixed).record()

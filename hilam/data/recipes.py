@@ -37,6 +37,7 @@ RECIPES: dict[str, DemoRecipe] = {r.name: r for r in (
     DemoRecipe("dart20", start_noise=0.02, action_noise=0.2),
     DemoRecipe("fixed", jitter=False),  # the expert's choices fixed: demos differ by placement alone
     DemoRecipe("dart10_fixed", start_noise=0.02, action_noise=0.1, jitter=False),  # diversity from noise alone
+    DemoRecipe("dart20_fixed", start_noise=0.02, action_noise=0.2, jitter=False),
 )}
 LEGACY = "clean"  # what a demo cache or cell that records no recipe was made with
 DEFAULT_RECIPE = "clean"
