@@ -31,7 +31,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml scripts/install.sh
 bench: install
 	$(BIN)/hilam bench --suite $(SUITE) --frac $(FRAC) --methods $(METHODS) --seeds $(SEEDS) --video $(VIDEO) \
 		--profile $(PROFILE) --workers $(WORKERS) --data $(DATA) --keep-every $(KEEP) --recipe $(RECIPE) \
-		--results $(RESULTS) $(if $(EVAL_SUITE),--eval-suite $(EVAL_SUITE)) $(if $(SET),--set $(SET))
+		--results $(RESULTS) $(if $(EVAL_SUITE),--eval-suite $(EVAL_SUITE)) $(if $(SET),--set $(SET)) \
+		$(if $(DEMOS),--demos-per-task $(DEMOS))
 
 # Tables (Markdown, CSV, LaTeX) and plots under results/tables/, from the reference cells results/runs/**/*.json
 # alone (your own cells: make tables TABLES_FROM=runs/cells TABLES_TO=runs/tables)

@@ -3,13 +3,14 @@ policy on privileged simulator state instead of images (`flat.observation=state`
 whose cells need no rendering. Its network's sizes are the profile's BAKU blocks (`--set baku.<setting>`)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from hilam.data.dataset import DemoDataset, check_observation
+from hilam.envs.privileged import check_state_features
 from hilam.methods import Method
 from hilam.profiles import Profile
 from hilam.models.baku import Baku
@@ -27,9 +28,13 @@ class FlatConfig:
     # the simulator state plus gripper and object poses, standardised per task) in place of cameras and proprio, with
     # the same language token, trunk, head, chunking, ensembling and trainer, and the profile's `state_train` budget
     observation: str = "images"
+    # which privileged features a state policy reads (`hilam.envs.privileged.STATE_FEATURES`): "all", or "poses"
+    # (gripper fingers, gripper pose, object offsets and rotations: no joint angles, no velocities)
+    state_features: str = field(default="all", metadata={"hash": "unless_default"})
 
     def __post_init__(self):
         check_observation(self.observation)
+        check_state_features(self.state_features)
 
 
 # flat BAKU's variants: each is `baku` with these settings
@@ -77,9 +82,11 @@ class BakuMethod(Method):
         if self.observation == "state":
             cfg.state_dim = data.state.shape[1]
         stats = data.stats()
+        reads_all = self.observation != "state" or self.cfg.state_features == "all"
+        keep = None if reads_all else data.state_mask(self.cfg.state_features)
         return ActionChunkObjective(Baku(cfg), stats.get("proprio_mean"), stats.get("proprio_std"),
                                     lang_table=self.lang, state_mean=stats.get("state_mean"),
-                                    state_std=stats.get("state_std"))
+                                    state_std=stats.get("state_std"), state_keep=keep)
 
     def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
         torch.manual_seed(seed)

@@ -27,6 +27,7 @@ import numpy as np
 from scipy.stats import fisher_exact
 
 from benchmarks.paper_numbers import SOURCE, paper_rate
+from hilam.bench import LIBERO_DEMOS
 from hilam.data.recipes import LEGACY
 from hilam.envs.render_mode import LIBERO
 from hilam.evaluate import wilson_interval
@@ -93,11 +94,16 @@ def set_suffix(cell: dict) -> str:
     return overrides_suffix({k: v for k, v in (cell.get("overrides") or {}).items() if k != "render_mode"})
 
 
+def demo_pool(cell: dict) -> int:
+    """Demos per task the cell's fraction was drawn from (LIBERO's 50 unless the cell asked for a larger pool)."""
+    return (cell.get("cell_config") or {}).get("demos_per_task", LIBERO_DEMOS)
+
+
 def identity(cell: dict) -> tuple:
     """What makes a cell one seed of one run: two files with the same identity are one cell written twice. The demo
     recipe, the benchmark evaluated on, the render mode and the settings changed by name are part of it."""
     return (cell["suite"], cell["method"], float(cell["frac"]), cell["seed"], cell["profile"], recipe_name(cell),
-            eval_suite(cell), render_mode(cell), set_suffix(cell))
+            eval_suite(cell), render_mode(cell), set_suffix(cell), demo_pool(cell))
 
 
 def load_cells(runs: Path) -> list[dict]:
@@ -120,6 +126,8 @@ def load_cells(runs: Path) -> list[dict]:
             c["method"] = f"{c['method']}{set_suffix(c)}"
         if recipe_name(c) != LEGACY:  # demos of another recipe are another row, never pooled with the legacy ones
             c["method"] = f"{c['method']}+{recipe_name(c)}"
+        if demo_pool(c) != LIBERO_DEMOS:  # fractions of another pool are other data: a row of its own (method/pool100)
+            c["method"] = f"{c['method']}/pool{demo_pool(c)}"
         if render_mode(c) not in (None, LIBERO):  # drawn otherwise than by LIBERO: a row of its own (method[fast])
             c["method"] = f"{c['method']}[{render_mode(c)}]"
         if eval_suite(c) != c["suite"]:  # evaluated on another benchmark: a row of its own (method@benchmark)

@@ -34,6 +34,9 @@ from hilam.profiles import Profile, get_profile
 from hilam.provenance import provenance
 
 
+LIBERO_DEMOS = 50  # demonstrations per task in LIBERO's datasets (Liu et al., NeurIPS 2023): the default pool
+
+
 @dataclass
 class CellConfig:
     suite: str = "libero_10"
@@ -49,7 +52,7 @@ class CellConfig:
     # written only when asked for by name)
     results: str = "runs/cells"
     tasks: tuple[int, ...] = ()  # empty = all tasks (subsets are for tests and quick checks)
-    demos_per_task: int = 50  # size of the demo pool the fractions choose from
+    demos_per_task: int = LIBERO_DEMOS  # size of the demo pool the fractions choose from
     recipe: str = DEFAULT_RECIPE  # how the expert's demos are made (hilam.data.recipes); one recipe per data root
     keep_every: int = 0  # keep the last training phase's checkpoints at multiples of this step (0: only the last)
     force: bool = False
@@ -74,8 +77,10 @@ class CellConfig:
 
     def _stem(self) -> str:
         recipe = "" if self.recipe == LEGACY else f"-{self.recipe}"  # cells from before recipes keep their names
+        # a larger demo pool is other training data under the same fraction: another cell (LIBERO's 50: no suffix)
+        pool = "" if self.demos_per_task == LIBERO_DEMOS else f"-pool{self.demos_per_task}"
         conf = self.configured()
-        return (f"frac{self.frac:g}-seed{self.seed}-{self.profile}{recipe}{self.render_suffix(conf)}"
+        return (f"frac{self.frac:g}-seed{self.seed}-{self.profile}{recipe}{pool}{self.render_suffix(conf)}"
                 f"{self.set_suffix(conf)}")
 
     def render_suffix(self, conf: Configured | None = None) -> str:
@@ -279,6 +284,7 @@ def _run_cell(cell: CellConfig, procs: PartialState, profile: Profile, recipe: D
                    + (f" --eval-suite {cell.evaluated_on()}" if cell.evaluated_on() != suite else "")
                    + (" --mixed-sources" if cell.mixed_sources else "")
                    + (" --allow-mode-mix" if cell.allow_mode_mix else "")
+                   + (f" --demos-per-task {cell.demos_per_task}" if cell.demos_per_task != LIBERO_DEMOS else "")
                    + (f" --set {_sets(conf.overrides)}" if conf.overrides else ""),
         "cell_config": asdict(cell),
         **origin,
@@ -324,7 +330,8 @@ def parse_list(text: str, kind=str) -> list:
 
 def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seeds: list[int], profile: str,
                  workers: int, data: str, results: str, recipe: str, eval_suite: str = "",
-                 mixed_sources: bool = False, overrides: dict[str, Any] | None = None) -> None:
+                 mixed_sources: bool = False, overrides: dict[str, Any] | None = None,
+                 demos_per_task: int = LIBERO_DEMOS) -> None:
     """Refuse a bad sweep before any work starts (demos, training and evaluation take hours), naming the option."""
     problems = []
     for name, check in (("--suite", lambda: [resolve_suite(x) for x in suites]), ("--profile", lambda: get_profile(profile)),
@@ -356,6 +363,9 @@ def check_inputs(suites: list[str], fracs: list[float], methods: list[str], seed
         problems.append(f"--seeds: seeds are >= 0, got {seeds}")
     if workers < 0:
         problems.append(f"--workers: {workers} (0 = one per core, else >= 1)")
+    if demos_per_task < 1:
+        problems.append(f"--demos-per-task: {demos_per_task} (the pool the fractions draw from; LIBERO has "
+                        f"{LIBERO_DEMOS})")
     if Path(data).exists() and not Path(data).is_dir():
         problems.append(f"--data: {data} is a file; it must be the demo root folder (<root>/<suite>/<TASK>_demo.hdf5)")
     try:
@@ -383,12 +393,12 @@ def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list
           workers: int = 0, data: str = "data/demos", video: str = "data/video", keep_every: int = 0,
           force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = CellConfig.results, eval_suite: str = "",
           mixed_sources: bool = False, allow_mode_mix: bool = False,
-          overrides: dict[str, Any] | None = None) -> list[dict]:
+          overrides: dict[str, Any] | None = None, demos_per_task: int = LIBERO_DEMOS) -> list[dict]:
     """Every (suite, fraction, method, seed) cell: finished ones are skipped, interrupted ones resume from their
     checkpoints, and a cell that fails is reported without stopping the sweep (exit status 1 at the end).
-    `overrides` (`--set`) apply to every cell of the sweep."""
+    `overrides` (`--set`) apply to every cell of the sweep; `demos_per_task` is the pool the fractions draw from."""
     check_inputs(suites, fracs, methods, seeds, profile, workers, data, results, recipe, eval_suite, mixed_sources,
-                 overrides)
+                 overrides, demos_per_task)
     rows, failed = [], []
     for suite in suites:
         for frac in fracs:
@@ -397,7 +407,8 @@ def bench(suites: list[str], fracs: list[float], methods: list[str], seeds: list
                     cell = CellConfig(suite=suite, method=m, frac=frac, seed=s, profile=profile, workers=workers,
                                       data=data, video=video, keep_every=keep_every, force=force, recipe=recipe,
                                       results=results, eval_suite=eval_suite, mixed_sources=mixed_sources,
-                                      allow_mode_mix=allow_mode_mix, overrides=dict(overrides or {}))
+                                      allow_mode_mix=allow_mode_mix, overrides=dict(overrides or {}),
+                                      demos_per_task=demos_per_task)
                     try:
                         rows.append(run_cell(cell))
                     except Exception as e:  # noqa: BLE001 (one broken cell must not end a night-long sweep)

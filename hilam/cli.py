@@ -81,6 +81,7 @@ def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", see
               profile: str = "cpu", workers: int = 0, data: str = "data/demos", video: str = "data/video",
               keep_every: int = 0, force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = "runs/cells",
               eval_suite: str = "", mixed_sources: bool = False, allow_mode_mix: bool = False,
+              demos_per_task: int = 50,
               sets: Annotated[tuple[str, ...], tyro.conf.arg(name="set", metavar="KEY=VALUE")] = ()) -> None:
     """Benchmark cells for every combination of the comma-separated suites ('all' = the four), fractions,
     methods and seeds: demos, then train + evaluate; finished cells are skipped unless --force. --keep-every N
@@ -95,7 +96,8 @@ def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", see
     --set KEY=VALUE ...: change settings by name, in the profile (train.steps=30000, baku.head.loss=l1,
     render_mode=libero) or in the method's own config (hilam.skill_level=1, being_h0.pretrain=false); a bad name is
     refused listing the valid ones; the cell records them and is named apart (`-set<hash>`; a render mode is named
-    as `-fast` is)."""
+    as `-fast` is). --demos-per-task N: the pool each fraction draws from (LIBERO: 50); a larger pool is other
+    data, a cell of its own (`-pool<N>`)."""
     from hilam.bench import bench, parse_list
     from hilam.overrides import parse_sets
 
@@ -107,7 +109,8 @@ def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", see
     bench(suites=parse_list(suite), fracs=parse_list(frac, float), methods=parse_list(methods),
           seeds=parse_list(seeds, int), profile=profile, workers=workers, data=data, video=video,
           keep_every=keep_every, force=force, recipe=recipe, results=results, eval_suite=eval_suite,
-          mixed_sources=mixed_sources, allow_mode_mix=allow_mode_mix, overrides=overrides)
+          mixed_sources=mixed_sources, allow_mode_mix=allow_mode_mix, overrides=overrides,
+          demos_per_task=demos_per_task)
 
 
 def main() -> None:

@@ -17,15 +17,16 @@ class ActionChunkObjective(nn.Module):
 
     def __init__(self, model: Baku, proprio_mean: np.ndarray | None, proprio_std: np.ndarray | None,
                  lang_table: torch.Tensor | None = None, state_mean: np.ndarray | None = None,
-                 state_std: np.ndarray | None = None):
+                 state_std: np.ndarray | None = None, state_keep: np.ndarray | None = None):
         """Proprio statistics when the model reads proprio; per-task state statistics (tasks, width) when it reads
-        the state (`DemoDataset.stats`); both are kept in the checkpoint."""
+        the state (`DemoDataset.stats`), and which state features it reads (`DemoDataset.state_mask`; None = all);
+        all are kept in the checkpoint."""
         super().__init__()
         self.model = model
         if model.cfg.proprio_dim:
             self.norm = Normalizer(proprio_mean, proprio_std)
         if model.cfg.state_dim:
-            self.state_norm = TaskNormalizer(state_mean, state_std)
+            self.state_norm = TaskNormalizer(state_mean, state_std, keep=state_keep)
         self.register_buffer("lang_table", None if lang_table is None else lang_table.float())
 
     @property

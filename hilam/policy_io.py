@@ -37,16 +37,19 @@ class Normalizer(torch.nn.Module):
 class TaskNormalizer(torch.nn.Module):
     """Standardises the privileged state with per-task statistics (rows = task ids), kept as buffers. A dimension
     that barely moves in a task's demos (a fixture's joint, a resting object's velocity) is divided by at least
-    `min_std` (1 cm or 0.01 rad): a small offset there at evaluation must not become a huge input."""
+    `min_std` (1 cm or 0.01 rad): a small offset there at evaluation must not become a huge input. With `keep`
+    (tasks, width) of 0/1, the features a policy does not read (`DemoDataset.state_mask`) come out as 0."""
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray, min_std: float = 0.01):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, min_std: float = 0.01, keep: np.ndarray | None = None):
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.as_tensor(np.maximum(std, min_std), dtype=torch.float32))
+        self.register_buffer("keep", None if keep is None else torch.as_tensor(keep, dtype=torch.float32))
 
     def forward(self, x, task) -> torch.Tensor:
         t = torch.as_tensor(task, device=self.mean.device)
-        return (torch.as_tensor(x, dtype=torch.float32, device=self.mean.device) - self.mean[t]) / self.std[t]
+        z = (torch.as_tensor(x, dtype=torch.float32, device=self.mean.device) - self.mean[t]) / self.std[t]
+        return z if self.keep is None else z * self.keep[t]
 
 
 def instruction_rows(table: torch.Tensor, task, new=None) -> torch.Tensor:

@@ -222,7 +222,7 @@ def test_smoke_cell_on_the_simulator(tmp_path, object_demos):
     assert r["episodes"] == 1 and 0.0 <= r["success_rate"] <= 1.0
     # the settings changed by name are recorded, name the cell apart and are in its command
     assert r["overrides"] == {"language.cache_dir": str(tmp_path / "language")} and r["variant"] is None
-    assert cell.path().stem.startswith("frac0.5-seed0-smoke-fast-set") and cell.path().exists()
+    assert cell.path().stem.startswith("frac0.5-seed0-smoke-pool2-fast-set") and cell.path().exists()
     assert r["command"].endswith(f"--set language.cache_dir={tmp_path / 'language'}")
     motion = r["method_config"]["motion"]
     assert motion["corpus"]["episodes"] == 1 and motion["tokenizer"]["steps"] == 20

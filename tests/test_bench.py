@@ -60,11 +60,11 @@ def test_state_cell_renders_nothing_and_records_its_recipe(tmp_path):
                       tasks=(3,), demos_per_task=1, recipe="dart10")
     r = run_cell(cell)
     assert REQUIRED <= set(r) and r["episodes"] == 1
-    assert cell.path().name == "frac1-seed0-smoke-dart10.json"
+    assert cell.path().name == "frac1-seed0-smoke-dart10-pool1.json"
     assert r["data"]["recipe"]["name"] == "dart10" and r["data"]["observation"] == "state"
     assert r["eval"]["rendered"] is False and r["method_config"]["model"]["cameras"] == ()
     assert not list((tmp_path / "demos").rglob("*.hdf5"))  # nothing was rendered
-    assert CellConfig(**{**cell.__dict__, "recipe": "clean"}).path().name == "frac1-seed0-smoke.json"
+    assert CellConfig(**{**cell.__dict__, "recipe": "clean"}).path().name == "frac1-seed0-smoke-pool1.json"
 
 
 def test_smoke_hilam_cell_pretrains_on_video_finetunes_and_evaluates(tmp_path, object_demos):
@@ -151,10 +151,10 @@ def test_a_bad_sweep_is_refused_before_any_work_naming_each_option(tmp_path):
     (tmp_path / "a_file").write_text("")
     with pytest.raises(SystemExit) as e:
         bench(["longg"], [1.5], ["bakuu"], [-1], profile="cpuu", workers=-1, data=str(tmp_path / "a_file"),
-              results=str(tmp_path / "a_file" / "cells"), recipe="noisy")
+              results=str(tmp_path / "a_file" / "cells"), recipe="noisy", demos_per_task=0)
     msg = str(e.value)
     for option in ("--suite", "--profile", "--methods", "--recipe", "--frac", "--seeds", "--workers", "--data",
-                   "--results"):
+                   "--results", "--demos-per-task"):
         assert f"\n  {option}: " in msg
     assert not (tmp_path / "a_file").stat().st_size  # nothing was written anywhere
 

@@ -304,7 +304,7 @@ def test_a_state_cell_trained_on_libero_object_is_evaluated_on_its_swapped_bench
                       results=str(tmp_path / "results"), tasks=(3,), demos_per_task=1)
     r = run_cell(cell)
     name = task_spec("libero_object", 3).name
-    assert cell.path().name == "frac1-seed0-smoke-on-libero_object_swap.json" and cell.path().exists()
+    assert cell.path().name == "frac1-seed0-smoke-pool1-on-libero_object_swap.json" and cell.path().exists()
     assert (r["suite"], r["eval_suite"], r["episodes"]) == ("libero_object", "libero_object_swap", 1)
     assert list(r["per_task"]) == [task_spec("libero_object_swap", 3).name]
     assert "--eval-suite libero_object_swap" in r["command"]

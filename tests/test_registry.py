@@ -220,3 +220,19 @@ def test_make_bench_passes_its_set_to_the_command():
     out = subprocess.run(["make", "-n", "bench", "SET=train.steps=2 hilam.skill_level=1", "VENV=.venv"],
                          capture_output=True, text=True, cwd=REPO, check=True).stdout
     assert "--set train.steps=2 hilam.skill_level=1" in out
+
+
+def test_a_larger_demo_pool_is_another_cell_and_another_table_row():
+    """A fraction of 100 demos per task is other training data than the same fraction of LIBERO's 50: its cell,
+    run directory and table row are its own, never the 50-demo cell reloaded or pooled."""
+    from benchmarks.tables import demo_pool, identity
+
+    plain = CellConfig(method="baku_state", profile="cpu", frac=1.0, recipe="dart20_fixed")
+    more = CellConfig(**{**plain.__dict__, "demos_per_task": 100})
+    assert plain.path().name == "frac1-seed0-cpu-dart20_fixed.json"
+    assert more.path().name == "frac1-seed0-cpu-dart20_fixed-pool100.json" and more.run_dir() != plain.run_dir()
+    cell = {"suite": "libero_10", "method": "baku_state", "frac": 1.0, "seed": 0, "profile": "cpu",
+            "cell_config": {"demos_per_task": 50}}
+    bigger = {**cell, "cell_config": {"demos_per_task": 100}}
+    assert [demo_pool(c) for c in (cell, bigger, {k: v for k, v in cell.items() if k != "cell_config"})] == [50, 100, 50]
+    assert identity(cell) != identity(bigger)

@@ -20,14 +20,15 @@ TASKS = (0, 1)
 WIDTH = {0: 9, 1: 13}  # privileged observation sizes differ per task: another set of objects
 
 
-def write_state_pass(root, task, n: int, width: int, seed: int, privileged: bool = True) -> list[np.ndarray]:
+def write_state_pass(root, task, n: int, width: int, seed: int, privileged: bool = True,
+                     state_width: int = 3) -> list[np.ndarray]:
     """A state-pass cache as the generator leaves it (npz + stats), with `n` episodes of random privileged observations
-    (and states of another width, which a state-based policy never reads)."""
+    (and flattened states `state_width` wide: time, then qpos and qvel, the first part of a privileged observation)."""
     rng = np.random.default_rng(seed)
     feats = [rng.normal(loc=task.task_id * 10, size=(5 + i, width)).astype(np.float32) for i in range(n)]
     arrays = {}
     for i, s in enumerate(feats):
-        arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = rng.normal(size=(len(s), 3)), \
+        arrays[f"states_{i}"], arrays[f"actions_{i}"], arrays[f"seed_{i}"] = rng.normal(size=(len(s), state_width)), \
             rng.uniform(-1, 1, (len(s), 7)), i
         if privileged:
             arrays[f"privileged_{i}"] = s
@@ -113,3 +114,52 @@ def test_baku_state_fits_and_acts_on_the_evaluators_privileged_observation(state
     # the state statistics travel with the checkpoint
     sd = method.objective.state_dict()
     assert torch.equal(sd["state_norm.mean"], torch.as_tensor(data.stats()["state_mean"]))
+
+
+def test_the_poses_feature_set_reads_no_joint_angle_and_no_velocity(tmp_path):
+    """`flat.state_features=poses`: of the flattened state (here qpos and qvel = 10 numbers) the policy reads only the
+    finger joints (7, 8), and everything after it (the gripper's and objects' poses); the mask travels with the
+    checkpoint, so the evaluator's full observation is read the same way."""
+    task = task_specs(SUITE)[0]
+    made = write_state_pass(tmp_path, task, 3, 16, seed=0, state_width=11)
+    data = DemoDataset(DatasetConfig(root=str(tmp_path), suite=SUITE, tasks=(0,), observation="state"))
+    assert data.state_mask("poses")[0].tolist() == [0] * 7 + [1, 1, 0] + [1] * 6
+    assert (data.state_mask("all") == 1).all() and (data.state_mask("poses")[1] == 1).all()  # a task without demos
+    with pytest.raises(ValueError, match="unknown state feature set 'joints'"):
+        build_method("baku_state", "smoke", data.instructions, {"flat.state_features": "joints"})
+    method = build_method("baku_state", "smoke", data.instructions, {"flat.state_features": "poses"})
+    method.fit(data, tmp_path / "run", seed=0)
+    policy = method.policy()
+
+    def act(x: np.ndarray) -> np.ndarray:
+        policy.reset(0)
+        return policy.act([{"privileged": x, "language": task.language}], [0])[0]
+
+    x = made[0][1].copy()
+    base = act(x)
+    for dim in (0, 6, 9):  # a joint angle, a velocity: not read
+        y = x.copy()
+        y[dim] += 5.0
+        np.testing.assert_array_equal(act(y), base)
+    for dim in (7, 12):  # a finger, a pose: read
+        y = x.copy()
+        y[dim] += 5.0
+        assert not np.allclose(act(y), base)
+    assert "state_norm.keep" in method.objective.state_dict()
+
+
+def test_state_noise_perturbs_the_state_only_while_training():
+    from hilam.models.baku import Baku, BakuConfig
+    from hilam.models.gpt import GPTConfig
+
+    torch.manual_seed(0)
+    cfg = BakuConfig(cameras=(), proprio_dim=0, state_dim=6, lang_dim=4, repr_dim=16,
+                     gpt=GPTConfig(n_layer=1, n_head=2, n_embd=16, dropout=0.0), state_noise=0.5)
+    model = Baku(cfg)
+    state, lang = torch.randn(3, 6), torch.randn(3, 4)
+    model.train()
+    assert not torch.allclose(model({}, None, lang, state), model({}, None, lang, state))
+    model.eval()
+    assert torch.equal(model({}, None, lang, state), model({}, None, lang, state))
+    quiet = Baku(BakuConfig(**{**cfg.__dict__, "state_noise": 0.0})).train()
+    assert torch.equal(quiet({}, None, lang, state), quiet({}, None, lang, state))

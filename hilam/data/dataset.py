@@ -16,6 +16,7 @@ import numpy as np
 from hilam.data.fractions import select_demos
 from hilam.data.schema import (AS_STORED, IMAGE_KEYS, SCRIPTED, Demo, DemoFileError, file_attrs, obs_alignment,
                                read_task_file, source_of, task_file)
+from hilam.envs.privileged import feature_mask
 from hilam.envs.suites import TaskSpec, resolve_suite, task_specs
 
 
@@ -113,6 +114,7 @@ class DemoDataset:
         self.instructions: list[str] = [t.language for t in task_specs(suite.name)]
         self.demos_per_task: dict[str, int] = {}
         self.obs_alignment: dict[str, str] = {}  # task -> how its file's observations were paired (schema.obs_alignment)
+        self.sim_width: dict[int, int] = {}  # task id -> nq + nv of its scene (state observations)
         offset = 0
         for task in task_specs(suite.name):
             if cfg.tasks and task.task_id not in cfg.tasks:
@@ -128,6 +130,7 @@ class DemoDataset:
                     proprio.append(proprio_of(d.obs))
                 else:
                     states.append(d.privileged)
+                    self.sim_width[task.task_id] = d.states.shape[1] - 1  # without the time field
                 actions.append(d.actions.astype(np.float32))
                 task_ix.append(np.full(len(d), task.task_id, np.int64))
                 starts.append(offset)
@@ -174,6 +177,14 @@ class DemoDataset:
         h.update(self.demo_lengths.tobytes())
         h.update(self.actions.tobytes())
         return h.hexdigest()[:10]
+
+    def state_mask(self, features: str) -> np.ndarray:
+        """(suite tasks, width): 1 where feature set `features` (`hilam.envs.privileged.STATE_FEATURES`) reads each
+        task's padded state, 0 where it does not; rows of tasks without demos read everything."""
+        mask = np.ones((len(self.instructions), self.state.shape[1]), np.float32)
+        for t, sim_width in self.sim_width.items():
+            mask[t] = feature_mask(features, sim_width, self.state.shape[1])
+        return mask
 
     def stats(self) -> dict[str, np.ndarray]:
         """Per-dimension mean/std/min/max of actions and proprio, for normalisation saved with checkpoints; for

@@ -8,11 +8,40 @@ low-dimensional observations (Mandlekar et al., CoRL 2021) give a policy the sam
 gripper joints, object poses and object-to-eef positions. Fixtures (stove, cabinet, basket ...) count as objects:
 LIBERO places them by writing the model, outside the state, so their poses here are the only place a state-based
 policy can learn where they stand.
+
+Which of these a policy reads is a named feature set (`STATE_FEATURES`): "all", or "poses", the robomimic-style
+subset (gripper fingers, gripper pose, object offsets and rotations) without joint angles and without any velocity.
 """
 from __future__ import annotations
 
 import mujoco
 import numpy as np
+
+
+# the gripper's two finger joints in a LIBERO scene's qpos: robosuite builds the arm (7 joints) first, its gripper next
+GRIPPER_QPOS = (7, 8)
+# named subsets of a feature vector a state-based policy may read (`feature_mask`)
+STATE_FEATURES = ("all", "poses")
+
+
+def check_state_features(kind: str) -> str:
+    """`kind` if it names a feature set, else a ValueError naming the known ones."""
+    if kind not in STATE_FEATURES:
+        raise ValueError(f"unknown state feature set {kind!r}; known: {', '.join(STATE_FEATURES)}")
+    return kind
+
+
+def feature_mask(kind: str, sim_width: int, width: int) -> np.ndarray:
+    """(width,) float32, 1 where feature set `kind` reads a task's feature vector (`PrivilegedView.__call__`, `width`
+    numbers for a scene whose qpos and qvel hold `sim_width` = nq + nv; zero padding past them may follow) and 0
+    elsewhere. "poses" keeps of the flattened state only the finger joints: no joint angles, no velocities (as
+    robomimic's low-dimensional observations)."""
+    check_state_features(kind)
+    keep = np.ones(width, np.float32)
+    if kind == "poses":
+        keep[:sim_width] = 0
+        keep[list(GRIPPER_QPOS)] = 1
+    return keep
 
 
 def rot6(mat: np.ndarray) -> np.ndarray:

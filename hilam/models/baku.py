@@ -29,6 +29,9 @@ class BakuConfig:
     gpt: GPTConfig = field(default_factory=GPTConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     shift_pad: int = 0  # random-shift augmentation of every camera while training, in pixels (0 = off, as BAKU)
+    # Gaussian noise on the standardised state while training, in its std units (0 = off): the state policy's
+    # counterpart of the cameras' random shift (added after configs holding it were keyed)
+    state_noise: float = field(default=0.0, metadata={"hash": "unless_default"})
 
 
 def mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
@@ -63,6 +66,8 @@ class Baku(nn.Module):
         slot = lambda i: self.absent[i].expand(len(l), -1)  # noqa: E731
         view = lambda x: random_shift(x, self.cfg.shift_pad) if self.training and self.cfg.shift_pad else x  # noqa: E731
         cams = [self.image(view(images[k]), l) if k in images else slot(i) for i, k in enumerate(self.cfg.cameras)]
+        if self.cfg.state_dim and self.training and self.cfg.state_noise:
+            state = state + self.cfg.state_noise * torch.randn_like(state)
         st = [self.state(state)] if self.cfg.state_dim else []
         prop = [self.proprio(proprio) if proprio is not None else slot(len(self.cfg.cameras))] if self.cfg.proprio_dim else []
         return torch.stack([l, *cams, *st, *prop], dim=1)
