@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from hilam.bench import CellConfig, bench, prepare_cell, run_cell, table
+from hilam.bench import LIBERO_DEMOS, CellConfig, bench, prepare_cell, run_cell, table
 from hilam.lock import CellBusy, CellLock
 from hilam.provenance import git_commit
 from hilam.train import TrainConfig
@@ -206,7 +206,7 @@ def test_every_committed_cell_is_named_by_the_settings_that_reproduce_it_today(p
     overrides = cc.get("overrides", {}) | ({"render_mode": r["eval"].get("render_mode") or "libero"} if rendered else {})
     cell = CellConfig(suite=cc["suite"], method=cc["method"], frac=cc["frac"], seed=cc["seed"], profile=cc["profile"],
                       recipe=cc.get("recipe", "clean"), eval_suite=cc.get("eval_suite", ""), overrides=overrides,
-                      results=str(path.parents[2]))
+                      demos_per_task=cc.get("demos_per_task", LIBERO_DEMOS), results=str(path.parents[2]))
     assert cell.path() == path
     if (r.get("variant") or {}).get("of", r["method"]) != "baku":
         return
