@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hilam.bench import CellConfig
+from hilam.bench import LIBERO_DEMOS, CellConfig
 from hilam.confighash import config_hash
 from hilam.data.recipes import LEGACY
 from hilam.envs.render_mode import LIBERO
@@ -121,8 +121,8 @@ def recorded_mode(cell: dict) -> str | None:
 
 
 def committed_cell(path: Path) -> tuple[dict, CellConfig]:
-    """A committed cell and the CellConfig that names it: its method, fraction, seed, profile, recipe, evaluated
-    benchmark and overrides, drawn in its recorded render mode (cells from before render modes: libero)."""
+    """A committed cell and the CellConfig that names it: its method, fraction, seed, profile, recipe, demo pool,
+    evaluated benchmark and overrides, drawn in its recorded render mode (cells from before render modes: libero)."""
     c = json.loads(path.read_text())
     recipe = (c.get("data") or {}).get("recipe") or {"name": LEGACY}
     overrides = dict(c.get("overrides") or {})
@@ -131,6 +131,7 @@ def committed_cell(path: Path) -> tuple[dict, CellConfig]:
         overrides["render_mode"] = mode
     return c, CellConfig(suite=c["suite"], method=c["method"], frac=c["frac"], seed=c["seed"], profile=c["profile"],
                          recipe=recipe["name"], eval_suite=c.get("eval_suite") or "", overrides=overrides,
+                         demos_per_task=(c.get("cell_config") or {}).get("demos_per_task", LIBERO_DEMOS),
                          results=str(REPO / "results" / "runs"), runs="runs")
 
 
