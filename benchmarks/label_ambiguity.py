@@ -20,6 +20,7 @@ import torch
 
 from hilam.atomic import write_json
 from hilam.data.dataset import DatasetConfig, DemoDataset
+from hilam.policy_io import TaskNormalizer
 from hilam.provenance import provenance
 
 QUANTILES = (0.25, 0.5, 0.75)  # nearest-neighbour distance quantiles the steps are split at
@@ -48,14 +49,16 @@ def gaps(a: np.ndarray, b: np.ndarray) -> dict:
 
 def measure(data: DemoDataset, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    stats, keep = data.stats(), data.state_mask("poses")
+    stats = data.stats()
+    # the features as the policy reads them: standardised per task, "poses" only
+    norm = TaskNormalizer(stats["state_mean"], stats["state_std"], keep=data.state_mask("poses"))
     demo_of = np.repeat(np.arange(len(data.demo_starts)), data.demo_lengths)
     out = {}
     for t in np.unique(data.task):
         rows = np.flatnonzero(data.task == t)
-        z = (data.state[rows] - stats["state_mean"][t]) / np.maximum(stats["state_std"][t], 0.01) * keep[t]
+        z = norm(data.state[rows], data.task[rows]).numpy()
         a, demo = data.actions[rows], demo_of[rows]
-        nn, dist = nearest_other_demo(z.astype(np.float32), demo)
+        nn, dist = nearest_other_demo(z, demo)
         nxt = np.flatnonzero(demo[1:] == demo[:-1])
         rand = rng.integers(0, len(rows), len(rows))
         step = np.linalg.norm(z[nxt + 1] - z[nxt], axis=1)  # how far one demo moves in one step

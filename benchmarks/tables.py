@@ -27,9 +27,9 @@ import numpy as np
 from scipy.stats import fisher_exact
 
 from benchmarks.paper_numbers import SOURCE, paper_rate
-from hilam.bench import LIBERO_DEMOS
 from hilam.data.recipes import LEGACY
 from hilam.envs.render_mode import LIBERO
+from hilam.envs.suites import LIBERO_DEMOS
 from hilam.evaluate import wilson_interval
 from hilam.methods import method_names
 from hilam.overrides import overrides_suffix

@@ -24,7 +24,7 @@ from hilam.data.generate import GenerateConfig, generate, rendered_modes
 from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, DemoRecipe, get_recipe
 from hilam.data.schema import SCRIPTED, source_of, task_file
 from hilam.envs.render_mode import LIBERO, check_mode_mix
-from hilam.envs.suites import resolve_suite, task_specs
+from hilam.envs.suites import LIBERO_DEMOS, resolve_suite, task_specs
 from hilam.envs.workers import core_share
 from hilam.evaluate import EvalConfig, evaluate, shard_journal
 from hilam.lock import CellLock
@@ -32,9 +32,6 @@ from hilam.methods import CellContext, Configured, Method, configure, get_method
 from hilam.overrides import overrides_suffix
 from hilam.profiles import Profile, get_profile
 from hilam.provenance import provenance
-
-
-LIBERO_DEMOS = 50  # demonstrations per task in LIBERO's datasets (Liu et al., NeurIPS 2023): the default pool
 
 
 @dataclass

@@ -10,6 +10,7 @@ import tyro
 from hilam.data.generate import GenerateConfig, generate
 from hilam.data.recipes import DEFAULT_RECIPE
 from hilam.data.video import VideoCorpusConfig
+from hilam.envs.suites import LIBERO_DEMOS
 from hilam.evaluate import EvalConfig
 
 
@@ -81,7 +82,7 @@ def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", see
               profile: str = "cpu", workers: int = 0, data: str = "data/demos", video: str = "data/video",
               keep_every: int = 0, force: bool = False, recipe: str = DEFAULT_RECIPE, results: str = "runs/cells",
               eval_suite: str = "", mixed_sources: bool = False, allow_mode_mix: bool = False,
-              demos_per_task: int = 50,
+              demos_per_task: int = LIBERO_DEMOS,
               sets: Annotated[tuple[str, ...], tyro.conf.arg(name="set", metavar="KEY=VALUE")] = ()) -> None:
     """Benchmark cells for every combination of the comma-separated suites ('all' = the four), fractions,
     methods and seeds: demos, then train + evaluate; finished cells are skipped unless --force. --keep-every N

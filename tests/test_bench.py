@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from hilam.bench import LIBERO_DEMOS, CellConfig, bench, prepare_cell, run_cell, table
+from hilam.bench import CellConfig, bench, prepare_cell, run_cell, table
 from hilam.lock import CellBusy, CellLock
 from hilam.provenance import git_commit
 from hilam.train import TrainConfig
+from tests.test_registry import COMMITTED, committed_cell
 
 REQUIRED = {"suite", "method", "frac", "seed", "profile", "success_rate", "ci95", "episodes", "per_task", "protocol",
             "train", "eval", "data", "versions", "git", "hardware"}
@@ -174,7 +175,6 @@ def test_a_users_cells_go_beside_the_committed_reference_cells_never_over_them()
     assert Path(CellConfig().results).resolve() != Path("results/runs").resolve()
 
 
-COMMITTED = sorted(Path(__file__).resolve().parent.parent.glob("results/runs/*/*/*.json"))
 # what a recorded setting may differ in without the cell being another: the trainer's fields that its own keys leave
 # out (hilam.confighash), and the widths a network takes from its data when it is built
 BOOKKEEPING = {f.name for f in fields(TrainConfig) if f.metadata.get("hash", True) is False} | {"lang_dim", "state_dim"}
@@ -199,14 +199,7 @@ def test_every_committed_cell_is_named_by_the_settings_that_reproduce_it_today(p
     """A changed default (a profile's budget, a variant's settings) must move the cells made under the old one to a
     name whose settings still reproduce them (their own profile, or an explicit --set), never leave them under the
     new one: the name and, for BAKU's network and budget, the settings it resolves to today are the recorded ones."""
-    r = json.loads(path.read_text())
-    cc = r["cell_config"]
-    # the render mode they were drawn in: recorded since render modes exist, LIBERO's for the cells before
-    rendered = r["eval"].get("rendered", True)
-    overrides = cc.get("overrides", {}) | ({"render_mode": r["eval"].get("render_mode") or "libero"} if rendered else {})
-    cell = CellConfig(suite=cc["suite"], method=cc["method"], frac=cc["frac"], seed=cc["seed"], profile=cc["profile"],
-                      recipe=cc.get("recipe", "clean"), eval_suite=cc.get("eval_suite", ""), overrides=overrides,
-                      demos_per_task=cc.get("demos_per_task", LIBERO_DEMOS), results=str(path.parents[2]))
+    r, cell = committed_cell(path)
     assert cell.path() == path
     if (r.get("variant") or {}).get("of", r["method"]) != "baku":
         return

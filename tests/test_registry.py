@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from hilam.bench import LIBERO_DEMOS, CellConfig
+from hilam.bench import CellConfig
 from hilam.confighash import config_hash
 from hilam.data.recipes import LEGACY
 from hilam.envs.render_mode import LIBERO
+from hilam.envs.suites import LIBERO_DEMOS
 from hilam.methods import CellContext, configure, get_method, method_names
 from hilam.overrides import parse_sets
 from hilam.profiles import PROFILES, get_profile

@@ -32,6 +32,7 @@ SUITES: dict[str, SuiteSpec] = {
 }
 ALIASES = {s.alias: s.name for s in SUITES.values()} | {"10": "libero_10"}
 
+LIBERO_DEMOS = 50  # demonstrations per task in LIBERO's datasets (Liu et al., NeurIPS 2023)
 SETTLE_STEPS = 10  # steps of SETTLE_ACTION after each reset, before the policy acts
 SETTLE_ACTION = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0)  # hold still, gripper open
 
