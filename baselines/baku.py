@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hilam.data.dataset import DemoDataset, check_observation
+from hilam.data.dataset import DemoDataset, StateHistorySource, check_observation
 from hilam.envs.privileged import check_state_features
 from hilam.methods import Method
 from hilam.profiles import Profile
@@ -91,7 +91,9 @@ class BakuMethod(Method):
     def fit(self, data: DemoDataset, out_dir: Path, seed: int) -> dict:
         torch.manual_seed(seed)
         self.objective = self.build(data)
-        summary = train(self.objective, data, self.profile.train.__class__(**{**asdict(self.profile.train), "seed": seed}),
+        cfg = self.profile.baku
+        source = StateHistorySource(data, cfg.state_history, cfg.history_stride) if cfg.state_history > 1 else data
+        summary = train(self.objective, source, self.profile.train.__class__(**{**asdict(self.profile.train), "seed": seed}),
                         out_dir, extra_state={"method": self.name}, keep_every=self.keep_every)
         self.objective.eval()
         return brief(summary)
@@ -107,8 +109,10 @@ class BakuMethod(Method):
             return obj.predict(batch).float().cpu().numpy()
 
         encode = None if self.observation == "state" else (lambda texts: embed_instructions(texts, self.profile.language))
-        return ChunkPolicy(predict, self.instructions, self.profile.image_size, self.profile.baku.head.chunk,
-                           state_width=self.profile.baku.state_dim, encode=encode)
+        cfg = self.profile.baku
+        return ChunkPolicy(predict, self.instructions, self.profile.image_size, cfg.head.chunk,
+                           state_width=cfg.state_dim, encode=encode, history=cfg.state_history,
+                           history_stride=cfg.history_stride)
 
     def describe(self) -> dict:
         n = sum(p.numel() for p in self.objective.model.parameters()) if self.objective else None

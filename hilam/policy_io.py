@@ -47,9 +47,12 @@ class TaskNormalizer(torch.nn.Module):
         self.register_buffer("keep", None if keep is None else torch.as_tensor(keep, dtype=torch.float32))
 
     def forward(self, x, task) -> torch.Tensor:
+        """x (B, width) or (B, history, width) of the tasks `task` (B,)."""
         t = torch.as_tensor(task, device=self.mean.device)
-        z = (torch.as_tensor(x, dtype=torch.float32, device=self.mean.device) - self.mean[t]) / self.std[t]
-        return z if self.keep is None else z * self.keep[t]
+        x = torch.as_tensor(x, dtype=torch.float32, device=self.mean.device)
+        row = (lambda buf: buf[t]) if x.ndim == 2 else (lambda buf: buf[t][:, None])  # noqa: E731
+        z = (x - row(self.mean)) / row(self.std)
+        return z if self.keep is None else z * row(self.keep)
 
 
 def instruction_rows(table: torch.Tensor, task, new=None) -> torch.Tensor:
@@ -75,19 +78,25 @@ class ChunkPolicy:
 
     def __init__(self, predict: Callable[[dict, np.ndarray], np.ndarray], instructions: list[str],
                  image_size: int, chunk: int, ensemble_k: float = 0.01, state_width: int = 0,
-                 encode: Callable[[list[str]], torch.Tensor] | None = None):
+                 encode: Callable[[list[str]], torch.Tensor] | None = None, history: int = 1, history_stride: int = 1):
         self.predict, self.image_size, self.chunk, self.k = predict, image_size, chunk, ensemble_k
         self.state_width = state_width
+        self.history = StateHistory(history, history_stride) if history > 1 else None
         self.task_index = {text: i for i, text in enumerate(instructions)}
         self.encode, self.new_instructions = encode, {}  # unseen instruction -> its embedding (D,)
         self.ensembles: dict[int, TemporalEnsemble] = {}
 
     def reset(self, slot: int) -> None:
         self.ensembles[slot] = TemporalEnsemble(self.chunk, self.k)
+        if self.history:
+            self.history.reset(slot)
 
     def act(self, obs: list[dict], slots: list[int]) -> np.ndarray:
         if self.state_width:
-            batch = {"state": np.stack([pad_state(o["privileged"], self.state_width) for o in obs])}
+            states = [pad_state(o["privileged"], self.state_width) for o in obs]
+            if self.history:
+                states = [self.history(s, x) for s, x in zip(slots, states)]
+            batch = {"state": np.stack(states)}
         else:
             batch = {k: resize_images(np.stack([o[k] for o in obs]), self.image_size) for k in IMAGE_KEYS}
             batch["proprio"] = np.stack([proprio_of(o) for o in obs])
@@ -109,3 +118,20 @@ class ChunkPolicy:
             self.new_instructions |= dict(zip(unseen, rows))
         width = len(next(iter(self.new_instructions.values())))
         return np.stack([self.new_instructions.get(t, np.zeros(width, np.float32)) for t in texts])
+
+
+class StateHistory:
+    """Per evaluation slot, the last states an episode showed; `(slot, state)` -> (steps, width), oldest first,
+    `stride` steps apart, the episode's first state standing in before its start (as `DemoDataset.history_index`)."""
+
+    def __init__(self, steps: int, stride: int = 1):
+        self.steps, self.stride = steps, stride
+        self.seen: dict[int, list[np.ndarray]] = {}
+
+    def reset(self, slot: int) -> None:
+        self.seen[slot] = []
+
+    def __call__(self, slot: int, state: np.ndarray) -> np.ndarray:
+        seen = self.seen[slot] = (self.seen[slot] + [state])[-((self.steps - 1) * self.stride + 1):]
+        back = len(seen) - 1 - self.stride * np.arange(self.steps - 1, -1, -1)
+        return np.stack([seen[max(i, 0)] for i in back])

@@ -163,3 +163,50 @@ def test_state_noise_perturbs_the_state_only_while_training():
     assert torch.equal(model({}, None, lang, state), model({}, None, lang, state))
     quiet = Baku(BakuConfig(**{**cfg.__dict__, "state_noise": 0.0})).train()
     assert torch.equal(quiet({}, None, lang, state), quiet({}, None, lang, state))
+
+
+def test_state_history_is_the_same_window_in_training_and_at_evaluation(state_root, tmp_path):
+    """`baku.state_history=3, baku.history_stride=2`: a training sample reads states t-4, t-2, t (the demo's first state
+    before its start); the evaluator's policy, fed an episode step by step, builds the same window, and its action
+    depends on the past states, not only the newest."""
+    from hilam.data.dataset import StateHistorySource
+
+    root, made = state_root
+    data = DemoDataset(DatasetConfig(root=str(root), suite=SUITE, frac=1.0, tasks=TASKS, observation="state"))
+    source = StateHistorySource(data, 3, 2)
+    start = int(data.demo_starts[1])  # a demo that does not begin at row 0
+    window = source.batch(np.arange(start, start + 5))["state"]
+    assert window.shape == (5, 3, data.state.shape[1])
+    np.testing.assert_array_equal(window[0], data.state[[start] * 3])  # step 0: no past yet
+    np.testing.assert_array_equal(window[3], data.state[[start, start + 1, start + 3]])
+    np.testing.assert_array_equal(window[4], data.state[[start, start + 2, start + 4]])
+
+    settings = {"baku.state_history": 3, "baku.history_stride": 2}
+    method = build_method("baku_state", "smoke", data.instructions, settings)
+    method.fit(data, tmp_path / "run", seed=0)
+    policy = method.policy()
+    task = task_specs(SUITE)[TASKS[0]]
+    demo = made[TASKS[0]][1]
+    i = int(np.flatnonzero((data.state == pad_state(demo[0], data.state.shape[1])).all(1))[0])
+    fed = []  # the state windows the policy gives its model
+    predict = policy.predict
+    policy.predict = lambda batch: (fed.append(batch["state"][0]), predict(batch))[1]
+    for episode in range(2):  # a second episode starts from its own first state again
+        policy.reset(0)
+        for t in range(5):
+            policy.act([{"privileged": demo[t], "language": task.language}], [0])
+    expected = source.batch(np.arange(i, i + 5))["state"]
+    np.testing.assert_array_equal(np.stack(fed), np.concatenate([expected, expected]))
+    # the model reads the past: the same newest state after another past gives another chunk
+    sample = source.batch(np.asarray([i + 4]))
+    other = sample | {"state": sample["state"] + np.array([3.0, 0.0, 0.0])[None, :, None]}
+    assert not torch.allclose(method.objective.predict(sample), method.objective.predict(other))
+
+
+def test_state_history_without_a_state_token_is_refused():
+    from hilam.models.baku import Baku, BakuConfig
+
+    with pytest.raises(ValueError, match="state_history=2 needs a state token"):
+        Baku(BakuConfig(state_history=2, lang_dim=4, repr_dim=16))
+    with pytest.raises(ValueError, match="must be >= 1"):
+        BakuConfig(history_stride=0)

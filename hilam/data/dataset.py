@@ -144,6 +144,7 @@ class DemoDataset:
         self.task = np.concatenate(task_ix)
         # for each step: the index of its demo's last step, so chunks never cross into the next demo
         self.last = np.concatenate([np.full(n, s + n - 1) for s, n in zip(starts, lengths)])
+        self.first = np.concatenate([np.full(n, s) for s, n in zip(starts, lengths)])  # ... and its first step
         self.demo_lengths = np.asarray(lengths)
         self.demo_starts = np.asarray(starts)  # index of each demo's first step
 
@@ -166,6 +167,12 @@ class DemoDataset:
         out = {k: v[idx] for k, v in self.images.items()}
         out |= {"proprio": self.proprio[idx]} if self.state is None else {"state": self.state[idx]}
         return out | {"task": self.task[idx], "actions": self.actions[steps], "action_mask": mask}
+
+    def history_index(self, idx: np.ndarray, steps: int, stride: int = 1) -> np.ndarray:
+        """(B, steps) step indices of each sample's observation history, oldest first, `stride` apart, ending at `idx`;
+        before its demo's first step the first step stands in (what an episode shows before it has a past)."""
+        back = np.asarray(idx)[:, None] - stride * np.arange(steps - 1, -1, -1)[None]
+        return np.maximum(back, self.first[idx][:, None])
 
     def __getitem__(self, i: int) -> dict[str, np.ndarray]:
         return {k: v[0] for k, v in self.batch(np.asarray([i])).items()}
@@ -202,3 +209,20 @@ class DemoDataset:
                 rows = self.state[self.task == t]
                 out["state_mean"][t], out["state_std"][t] = rows.mean(0), rows.std(0)
         return out
+
+
+class StateHistorySource:
+    """A `DemoDataset` whose samples' "state" is the observation history (B, steps, width), oldest first
+    (`DemoDataset.history_index`); everything else as the dataset's own batch."""
+
+    def __init__(self, data: DemoDataset, steps: int, stride: int = 1):
+        if data.state is None:
+            raise ValueError("an observation history of the state needs a dataset of states (observation='state')")
+        self.data, self.steps, self.stride = data, steps, stride
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def batch(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        idx = np.asarray(idx)
+        return self.data.batch(idx) | {"state": self.data.state[self.data.history_index(idx, self.steps, self.stride)]}

@@ -32,6 +32,17 @@ class BakuConfig:
     # Gaussian noise on the standardised state while training, in its std units (0 = off): the state policy's
     # counterpart of the cameras' random shift (added after configs holding it were keyed)
     state_noise: float = field(default=0.0, metadata={"hash": "unless_default"})
+    # observation history of the state token: the newest state and `history - 1` earlier ones, `history_stride`
+    # steps apart (the episode's first state stands in before its start), concatenated oldest first into one token.
+    # 1 = the newest only (BAKU's LIBERO setting, history off). A scripted expert keeps plan state that one state
+    # does not show (which waypoint it servoes to, how long a gripper command has been held); a short history does
+    state_history: int = field(default=1, metadata={"hash": "unless_default"})
+    history_stride: int = field(default=1, metadata={"hash": "unless_default"})
+
+    def __post_init__(self):
+        if self.state_history < 1 or self.history_stride < 1:
+            raise ValueError(f"baku.state_history and baku.history_stride must be >= 1, got {self.state_history} "
+                             f"and {self.history_stride}")
 
 
 def mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
@@ -44,13 +55,16 @@ class Baku(nn.Module):
     def __init__(self, cfg: BakuConfig):
         super().__init__()
         self.cfg = cfg
+        if cfg.state_history > 1 and not cfg.state_dim:
+            raise ValueError(f"baku.state_history={cfg.state_history} needs a state token: it applies to the state "
+                             f"policy (flat.observation=state) only")
         self.lang = mlp(cfg.lang_dim, cfg.repr_dim, cfg.repr_dim)
         if cfg.cameras:
             self.image = FiLMResNetEncoder(replace(cfg.encoder, cond_dim=cfg.repr_dim, out_dim=cfg.repr_dim))
         if cfg.proprio_dim:
             self.proprio = mlp(cfg.proprio_dim, cfg.repr_dim, cfg.repr_dim)
         if cfg.state_dim:
-            self.state = mlp(cfg.state_dim, cfg.repr_dim, cfg.repr_dim)
+            self.state = mlp(cfg.state_dim * cfg.state_history, cfg.repr_dim, cfg.repr_dim)
         # stand-ins for inputs a data source lacks (action-free video has no wrist camera, no proprio)
         self.absent = nn.Parameter(torch.randn(len(cfg.cameras) + 1, cfg.repr_dim) * 0.02)
         self.action_token = nn.Parameter(torch.randn(1, 1, cfg.repr_dim) * 0.02)
@@ -61,14 +75,15 @@ class Baku(nn.Module):
     def tokens(self, images: dict[str, torch.Tensor], proprio: torch.Tensor | None, lang: torch.Tensor,
                state: torch.Tensor | None = None) -> torch.Tensor:
         """(B, tokens, repr_dim) observation tokens: language, cameras, state, proprio (those the config has). A
-        camera missing from `images` or `proprio=None` gets a learned stand-in token, so the layout never changes."""
+        camera missing from `images` or `proprio=None` gets a learned stand-in token, so the layout never changes.
+        `state` is (B, width), or (B, state_history, width) oldest first."""
         l = self.lang(lang)
         slot = lambda i: self.absent[i].expand(len(l), -1)  # noqa: E731
         view = lambda x: random_shift(x, self.cfg.shift_pad) if self.training and self.cfg.shift_pad else x  # noqa: E731
         cams = [self.image(view(images[k]), l) if k in images else slot(i) for i, k in enumerate(self.cfg.cameras)]
         if self.cfg.state_dim and self.training and self.cfg.state_noise:
             state = state + self.cfg.state_noise * torch.randn_like(state)
-        st = [self.state(state)] if self.cfg.state_dim else []
+        st = [self.state(state.flatten(1))] if self.cfg.state_dim else []  # (B, [history,] width) -> one token
         prop = [self.proprio(proprio) if proprio is not None else slot(len(self.cfg.cameras))] if self.cfg.proprio_dim else []
         return torch.stack([l, *cams, *st, *prop], dim=1)
 
