@@ -26,6 +26,7 @@ def test_a_failing_cell_is_reported_and_the_sweep_goes_on(monkeypatch, capsys, t
                 "success_rate": 0.5, "ci95": [0.2, 0.8], "train": {"seconds": 1.0}, "eval": {"seconds": 2.0}}
 
     monkeypatch.setattr(bench_mod, "run_cell", fake_run_cell)
+    monkeypatch.chdir(tmp_path)  # failed cells are recorded in their run directories (relative: runs/...)
     with pytest.raises(SystemExit) as e:
         bench(["long"], [0.1, 1.0], ["baku_l1", "baku"], [0, 1], results=str(tmp_path))
     assert e.value.code == 1
