@@ -15,31 +15,17 @@ import argparse
 import json
 import shlex
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 from hilam.atomic import write_json
-from hilam.bench import CellConfig, prepare_cell
-from hilam.data.dataset import DemoDataset
+from hilam.bench import trained_cell
 from hilam.evaluate import EvalConfig, evaluate
-from hilam.methods import Method
 from hilam.provenance import provenance
-
-
-def load_cell(cell_file: str) -> tuple[dict, CellConfig, DemoDataset, Method]:
-    """A finished cell's record, config, demos and trained method (rebuilt from its `cell_config`; training is
-    loaded from its last checkpoint, not redone)."""
-    cell = json.loads(Path(cell_file).read_text())
-    known = {f.name for f in fields(CellConfig)}
-    cfg = CellConfig(**{k: v for k, v in cell["cell_config"].items() if k in known} | {"force": False})
-    data, method, run_dir, _ = prepare_cell(cfg)
-    method.fit(data, run_dir, cfg.seed)  # finished: loads the last checkpoint
-    return cell, cfg, data, method
 
 
 def reevaluate(cell_file: str, init_states: str, episodes_per_task: int, workers: int, seed: int,
                ensemble_k: float | None = None) -> dict:
-    cell, cfg, _, method = load_cell(cell_file)
+    cell, cfg, _, method = trained_cell(cell_file)
     conf = cfg.configured()
     policy = method.policy()
     if ensemble_k is not None:

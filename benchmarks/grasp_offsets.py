@@ -17,7 +17,7 @@ from collections import Counter
 
 import numpy as np
 
-from benchmarks.eval_cell import load_cell
+from hilam.bench import trained_cell
 from hilam.atomic import write_json
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.privileged import PrivilegedView
@@ -46,7 +46,7 @@ def summary(offsets: list[tuple[str, np.ndarray]]) -> dict:
 
 
 def measure(cell_file: str, tasks: list[int], episodes: int, max_steps: int) -> dict:
-    cell, _, data, method = load_cell(cell_file)
+    cell, _, data, method = trained_cell(cell_file)
     if method.observation != "state":
         raise SystemExit(f"{cell_file}: a {method.observation} policy; this reads privileged observations")
     policy, out = method.policy(), {}

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,17 @@ def check_eval_suite(suite: str, eval_suite: str, method: str, tasks: tuple[int,
     if unseen and not configure(method, profile, overrides).new_instructions:
         raise ValueError(f"{target.name} words {len(unseen)} task(s) otherwise than {train.name} (e.g. {unseen[0]!r}) "
                          f"and {method}'s policy cannot embed instructions it was not trained on")
+
+
+def trained_cell(cell_file: str | os.PathLike) -> tuple[dict, CellConfig, DemoDataset, Method]:
+    """A finished cell's record, config, demos and trained method, rebuilt from the `cell_config` it recorded (its
+    training is loaded from the last checkpoint; a cell whose run directory is gone is trained again)."""
+    cell = json.loads(Path(cell_file).read_text())
+    known = {f.name for f in fields(CellConfig)}
+    cfg = CellConfig(**{k: v for k, v in cell["cell_config"].items() if k in known} | {"force": False})
+    data, method, run_dir, _ = prepare_cell(cfg)
+    method.fit(data, run_dir, cfg.seed)
+    return cell, cfg, data, method
 
 
 def prepare_cell(cell: CellConfig) -> tuple[DemoDataset, Method, Path, dict]:

@@ -67,3 +67,49 @@ def test_without_jitter_the_experts_actions_depend_on_the_scene_alone():
     assert not np.array_equal(*drawn)  # the default expert draws its speed and offsets per episode
     for fixed in ("dart10", "dart20"):  # each fixed recipe is its drawn one with the choices fixed, nothing else
         assert get_recipe(f"{fixed}_fixed").record() | {"name": fixed, "jitter": True} == get_recipe(fixed).record()
+
+
+def test_a_driver_shares_control_while_the_demo_records_the_experts_actions():
+    """DAgger's mixing: with beta = 0 every executed action is the driver's, with beta = 1 none is; the recorded
+    actions are the expert's either way, and the driver is asked at every step (its ensemble follows the episode)."""
+    from hilam.data.expert.rollout import PolicyDriver
+
+    class Still:  # an evaluator policy that always asks for the same action
+        def __init__(self):
+            self.calls, self.resets = 0, 0
+
+        def reset(self, slot):
+            self.resets += 1
+
+        def act(self, obs, slots):
+            assert obs[0]["privileged"].ndim == 1 and obs[0]["language"] == "go"
+            self.calls += 1
+            return np.array([[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0]])
+
+    env = LiberoEnv(task_spec(*TASK), render=False)
+    alone = expert_episode(env, seed=5, max_steps=8)
+    policy = Still()
+    driven = expert_episode(env, seed=5, max_steps=8, driver=PolicyDriver(policy, "go"), beta=0.0)
+    assert policy.calls == 8 and policy.resets == 1
+    np.testing.assert_array_equal(driven.actions[0], alone.actions[0])  # the label is the expert's
+    env.reset(seed=5)
+    env.step(np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0]))
+    np.testing.assert_array_equal(env.get_state(), driven.states[1])  # ... what ran was the driver's
+    assert not np.allclose(driven.states[1], alone.states[1])
+    ignored = expert_episode(env, seed=5, max_steps=8, driver=PolicyDriver(Still(), "go"), beta=1.0)
+    np.testing.assert_array_equal(ignored.states, alone.states)
+
+
+def test_a_recipe_with_a_driver_records_it_and_refuses_a_driver_of_another_suite(tmp_path):
+    from hilam.data.generate import check_driver
+    from hilam.data.recipes import DemoRecipe
+
+    dagger = get_recipe("dart20_fixed_dagger")
+    assert dagger.record()["driver"].endswith(".json") and dagger.record()["beta"] == 0.5
+    assert "driver" not in get_recipe("dart20_fixed").record()  # recipes without one read as before
+    with pytest.raises(ValueError, match="below 1 with a driver"):
+        DemoRecipe("x", driver="cell.json")
+    with pytest.raises(ValueError, match="generating libero_object needs a baku_state cell of libero_object"):
+        check_driver(dagger, "libero_object")
+    with pytest.raises(FileNotFoundError, match="driver cell .*missing.json does not exist"):
+        check_driver(DemoRecipe("x", driver=str(tmp_path / "missing.json"), beta=0.5), "libero_10")

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from hilam.atomic import atomic_savez, write_json
 from hilam.data.fractions import select_demos
-from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, get_recipe
+from hilam.data.recipes import DEFAULT_RECIPE, LEGACY, DemoRecipe, get_recipe
 from hilam.data.schema import (IMAGE_KEYS, LOW_DIM_KEYS, SCRIPTED, SOURCE, Demo, DemoFileError, file_attrs,
                                libero_env_args, read_task_file, source_of, stored_demo_ids, task_file, write_task_file)
 from hilam.envs.cpu_math import math_in_use, pinned_math
@@ -99,6 +99,35 @@ def finished_state_pass(task: TaskSpec, cfg: GenerateConfig) -> dict | None:
     return stats if stats and _pass_done(stats, cfg) else None
 
 
+def check_driver(recipe: DemoRecipe, suite: str) -> None:
+    """A recipe's driver must be a state-based policy's results cell of this suite: else an error naming the file."""
+    if not recipe.driver:
+        return
+    path = Path(recipe.driver)
+    if not path.exists():
+        raise FileNotFoundError(f"recipe {recipe.name!r}: its driver cell {path} does not exist (run from the "
+                                f"repository root, where results/ is)")
+    cell = json.loads(path.read_text())
+    if cell.get("suite") != suite or cell.get("cell_config", {}).get("method") != "baku_state":
+        raise ValueError(f"recipe {recipe.name!r}: its driver {path} is {cell.get('method')} on {cell.get('suite')}; "
+                         f"generating {suite} needs a baku_state cell of {suite}")
+
+
+def recipe_driver(recipe: DemoRecipe, task: TaskSpec):
+    """The trained policy a recipe's demos share control with, for `task` (None without one): the driver cell's
+    method, its training loaded (`hilam.bench.trained_cell`)."""
+    if not recipe.driver:
+        return None
+    import torch
+
+    from hilam.bench import trained_cell
+    from hilam.data.expert.rollout import PolicyDriver
+
+    torch.set_num_threads(1)  # one per generation worker
+    _, _, _, method = trained_cell(recipe.driver)
+    return PolicyDriver(method.policy(), task.language)
+
+
 def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     """Run the expert state-only until `demos_per_task` successes; cache episodes and stats. A cached pass that
     stopped short of a larger pool asked for now (a corpus with more episodes per task) goes on where it
@@ -113,6 +142,7 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
     max_steps = resolve_suite(task.suite).max_steps
     recipe = get_recipe(cfg.recipe)
     env = LiberoEnv(task, render=False, start_noise=recipe.start_noise)
+    driver = recipe_driver(recipe, task)
     episodes, failures, attempts = [], [], 0
     if cached:
         with np.load(path) as z:
@@ -127,7 +157,8 @@ def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:
         seed = episode_seed(cfg.seed, task, attempts)
         attempts += 1
         try:
-            ep = expert_episode(env, seed, max_steps, action_noise=recipe.action_noise, jitter=recipe.jitter)
+            ep = expert_episode(env, seed, max_steps, action_noise=recipe.action_noise, jitter=recipe.jitter,
+                                driver=driver, beta=recipe.beta)
             ok = ep.success
             steps += len(ep.actions)
             if not ok:
@@ -399,7 +430,7 @@ def generate(cfg: GenerateConfig) -> list[dict]:
     from hilam.envs.gl import render_threads, select_gl_backend, use_render_threads
 
     suite = resolve_suite(cfg.suite)
-    get_recipe(cfg.recipe)  # an unknown recipe is refused before any work
+    check_driver(get_recipe(cfg.recipe), suite.name)  # an unknown recipe, or a driver of another suite: before any work
     check_render_mode(cfg.render_mode)
     tasks = [t for t in task_specs(suite.name) if not cfg.tasks or t.task_id in cfg.tasks]
     have, want, to_render = _plan(tasks, cfg)  # (demos of another recipe under this root are refused here)

@@ -26,22 +26,46 @@ class Midpoints:
         return float(mid) if size is None and mid.ndim == 0 else np.broadcast_to(mid, size or mid.shape).copy()
 
 
+class PolicyDriver:
+    """An evaluator policy (`reset(slot)`, `act(observations, slots)`) of a state-based method, driving one env: what
+    it would do now, from the env's privileged observation and the task's instruction."""
+
+    def __init__(self, policy, language: str):
+        self.policy, self.language = policy, language
+
+    def reset(self) -> None:
+        self.policy.reset(0)
+
+    def __call__(self, env: LiberoEnv) -> np.ndarray:
+        return self.policy.act([{"privileged": env.privileged(), "language": self.language}], [0])[0]
+
+
 def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.ndarray | None = None,
-                   action_noise: float = 0.0, jitter: bool = True) -> ExpertEpisode:
+                   action_noise: float = 0.0, jitter: bool = True, driver: PolicyDriver | None = None,
+                   beta: float = 1.0) -> ExpertEpisode:
     """Reset (seeded random placement, or `init_state`), then run the expert until success, the end of its
     plan, or `max_steps`. Stops at the first successful step, as the official demos do. With `action_noise`
     (DART) the env executes the expert's action plus N(0, action_noise^2) on the arm dims 0-5, clipped to
     [-1, 1], while `actions` records the clean action; the noise has its own seeded stream. Without `jitter` the
-    expert's own random choices sit at their ranges' middles (`Midpoints`)."""
+    expert's own random choices sit at their ranges' middles (`Midpoints`). With a `driver` (DAgger) the env
+    executes the expert's action with probability `beta` per step and the driver's otherwise (its own seeded
+    stream; the driver is asked every step, so its ensembling and history follow the episode); `actions` records
+    the expert's."""
     env.reset(init_state=init_state, seed=seed)
     expert = ScriptedExpert(env, np.random.default_rng(seed) if jitter else Midpoints())
     expert.reset()
-    noise = np.random.default_rng([seed, 1])
+    noise, mix = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
+    if driver is not None:
+        driver.reset()
     states, actions = [], []
     while len(actions) < max_steps and not expert.done:
         states.append(env.get_state())
         actions.append(expert.act())
         executed = actions[-1].copy()
+        if driver is not None:
+            proposed = driver(env)
+            if mix.random() >= beta:
+                executed = np.asarray(proposed, np.float64).copy()
         if action_noise > 0:
             executed[:6] = np.clip(executed[:6] + noise.normal(0.0, action_noise, 6), -1.0, 1.0)
         env.step(executed)
