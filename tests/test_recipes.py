@@ -70,8 +70,9 @@ def test_without_jitter_the_experts_actions_depend_on_the_scene_alone():
 
 
 def test_a_driver_shares_control_while_the_demo_records_the_experts_actions():
-    """DAgger's mixing: with beta = 0 every executed action is the driver's, with beta = 1 none is; the recorded
-    actions are the expert's either way, and the driver is asked at every step (its ensemble follows the episode)."""
+    """DAgger's mixing: with beta = 0 every executed arm action is the driver's (the gripper command the expert's),
+    with beta = 1 none is; the recorded actions are the expert's either way, and the driver is asked at every step
+    (its ensemble follows the episode)."""
     from hilam.data.expert.rollout import PolicyDriver
 
     class Still:  # an evaluator policy that always asks for the same action
@@ -84,7 +85,7 @@ def test_a_driver_shares_control_while_the_demo_records_the_experts_actions():
         def act(self, obs, slots):
             assert obs[0]["privileged"].ndim == 1 and obs[0]["language"] == "go"
             self.calls += 1
-            return np.array([[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0]])
+            return np.array([[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]])  # (a gripper command that is not executed)
 
     env = LiberoEnv(task_spec(*TASK), render=False)
     alone = expert_episode(env, seed=5, max_steps=8)
@@ -93,7 +94,7 @@ def test_a_driver_shares_control_while_the_demo_records_the_experts_actions():
     assert policy.calls == 8 and policy.resets == 1
     np.testing.assert_array_equal(driven.actions[0], alone.actions[0])  # the label is the expert's
     env.reset(seed=5)
-    env.step(np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0]))
+    env.step(np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, alone.actions[0][6]]))
     np.testing.assert_array_equal(env.get_state(), driven.states[1])  # ... what ran was the driver's
     assert not np.allclose(driven.states[1], alone.states[1])
     ignored = expert_episode(env, seed=5, max_steps=8, driver=PolicyDriver(Still(), "go"), beta=1.0)

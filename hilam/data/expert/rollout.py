@@ -48,9 +48,9 @@ def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.nda
     (DART) the env executes the expert's action plus N(0, action_noise^2) on the arm dims 0-5, clipped to
     [-1, 1], while `actions` records the clean action; the noise has its own seeded stream. Without `jitter` the
     expert's own random choices sit at their ranges' middles (`Midpoints`). With a `driver` (DAgger) the env
-    executes the expert's action with probability `beta` per step and the driver's otherwise (its own seeded
-    stream; the driver is asked every step, so its ensembling and history follow the episode); `actions` records
-    the expert's."""
+    executes the expert's arm action with probability `beta` per step and the driver's otherwise (its own seeded
+    stream; the gripper command stays the expert's; the driver is asked every step, so its ensembling and history
+    follow the episode); `actions` records the expert's."""
     env.reset(init_state=init_state, seed=seed)
     expert = ScriptedExpert(env, np.random.default_rng(seed) if jitter else Midpoints())
     expert.reset()
@@ -64,8 +64,8 @@ def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.nda
         executed = actions[-1].copy()
         if driver is not None:
             proposed = driver(env)
-            if mix.random() >= beta:
-                executed = np.asarray(proposed, np.float64).copy()
+            if mix.random() >= beta:  # the arm only: the gripper integrates the sign of its command, so a command
+                executed[:6] = proposed[:6]  # that flips from step to step would leave it half closed, grasping nothing
         if action_noise > 0:
             executed[:6] = np.clip(executed[:6] + noise.normal(0.0, action_noise, 6), -1.0, 1.0)
         env.step(executed)
