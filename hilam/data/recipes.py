@@ -13,8 +13,9 @@ A policy in the loop goes further (DAgger, Ross et al., AISTATS 2011, with its m
 trained state policy (`driver`, a results cell) shares control of the arm with the expert, which executes its own
 arm action with probability `beta` at each step and the policy's otherwise (the gripper command stays the expert's:
 robosuite's gripper integrates the command's sign, and one flipping from step to step leaves it half closed), while
-the demo records the expert's action at every state: the demos then visit the states the cloned policy itself drifts into, labelled with the expert's way back.
-The scripted expert re-reads the scene every step, so it answers from wherever the policy has taken the arm.
+the demo records the expert's action at every state: the demos then visit the states the cloned policy itself
+drifts into, labelled with the expert's way back (the scripted expert re-reads the scene every step, so it answers
+from wherever the policy has taken the arm).
 A third knob removes what a policy cannot see: the expert draws some choices once per episode (its speed cap, 1 cm
 offsets of approach and release points, a few degrees of grasp yaw) that no observation reveals, so demos disagree
 on what to do from the same state; `jitter=False` fixes each at the middle of its range.

@@ -32,7 +32,7 @@ class BakuConfig:
     # Gaussian noise on the standardised state while training, in its std units (0 = off): the state policy's
     # counterpart of the cameras' random shift (added after configs holding it were keyed)
     state_noise: float = field(default=0.0, metadata={"hash": "unless_default"})
-    # observation history of the state token: the newest state and `history - 1` earlier ones, `history_stride`
+    # observation history of the state token: the newest state and `state_history - 1` earlier ones, `history_stride`
     # steps apart (the episode's first state stands in before its start), concatenated oldest first into one token.
     # 1 = the newest only (BAKU's LIBERO setting, history off). A scripted expert keeps plan state that one state
     # does not show (which waypoint it servoes to, how long a gripper command has been held); a short history does
