@@ -101,7 +101,7 @@ def test_fast_mode_draws_cheaper_frames_of_the_same_physics():
 def _fake_expert(steps: int = 3):
     """A stand-in for the scripted expert (its episodes take minutes): the seeded reset, then a few random actions,
     'successful'; what the state pass records of an episode is what is tested here."""
-    def episode(env, seed, max_steps, init_state=None, action_noise=0.0, jitter=True):
+    def episode(env, seed, max_steps, init_state=None, action_noise=0.0, jitter=True, driver=None, beta=1.0):
         env.reset(init_state=init_state, seed=seed)
         actions = np.random.default_rng(seed).uniform(-1, 1, (steps, 7))
         states = []
