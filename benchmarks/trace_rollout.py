@@ -12,15 +12,16 @@ import argparse
 import numpy as np
 
 from hilam.bench import trained_cell
+from hilam.data.expert.rollout import PolicyDriver
 from hilam.envs.libero_env import LiberoEnv
 from hilam.envs.suites import official_init_states, task_specs
 
 
-def line(env: LiberoEnv, t: int, action: np.ndarray) -> str:
-    eef = env.sim.data.site_xpos[env.sim.model.site_name2id("gripper0_grip_site")]
-    gap = env.sim.data.qpos[7] - env.sim.data.qpos[8]
-    return (f"{t:3d} eef {np.round(eef, 3)} a {np.round(action[:3], 2)} grip {action[6]:+.2f} fingers {gap:.3f} "
-            f"goals {env.goal_status()}")
+def line(t: int, obs: dict, action: np.ndarray, goals: list[bool]) -> str:
+    """One printed step: the grip site's position, the action (xyz, gripper), the finger gap, the goal predicates."""
+    gap = obs["gripper_states"][0] - obs["gripper_states"][1]
+    return (f"{t:3d} eef {np.round(obs['ee_pos'], 3)} a {np.round(action[:3], 2)} grip {action[6]:+.2f} "
+            f"fingers {gap:.3f} goals {goals}")
 
 
 def main() -> None:
@@ -31,19 +32,19 @@ def main() -> None:
     ap.add_argument("--demo", default="", help="a state-pass root: also print its first demos' replayed states")
     a = ap.parse_args()
     cell, _, _, method = trained_cell(a.cell)
-    policy, task = method.policy(), task_specs(cell["suite"])[a.task]
-    env = LiberoEnv(task, render=False)
+    task = task_specs(cell["suite"])[a.task]
+    driver, env = PolicyDriver(method.policy(), task.language), LiberoEnv(task, render=False)
     for ep in range(a.episodes):
         obs = env.reset(init_state=official_init_states(cell["suite"], a.task)[ep], seed=ep)
-        policy.reset(0)
+        driver.reset()
         print(f"== policy, task {a.task}, official init state {ep}: {task.language}")
         last = None
         for t in range(cell["protocol"]["max_steps"]):
-            action = policy.act([{"privileged": env.privileged(), "language": task.language}], [0])[0]
-            env.step(action)
+            action = driver(obs)
+            obs = env.step(action)
             goals = env.goal_status()
             if t % 15 == 0 or goals != last:
-                print(line(env, t, action))
+                print(line(t, obs, action, goals))
             last = goals
             if env.success():
                 print(f"success at step {t}")
@@ -54,10 +55,10 @@ def main() -> None:
         for i, d in enumerate((cached_state_demos(a.demo, task) or [])[:a.episodes]):
             print(f"== demo {i} (replayed states, recorded labels)")
             for t, (s, action) in enumerate(zip(d.states, d.actions)):
-                env.jump(s)
+                obs = env.set_state(s)
                 flip = t > 0 and np.sign(action[6]) != np.sign(d.actions[t - 1][6])
                 if t % 15 == 0 or flip:
-                    print(line(env, t, action))
+                    print(line(t, obs, action, env.goal_status()))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ with them the demo set, do not depend on the host's CPU.
 """
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -113,19 +114,26 @@ def check_driver(recipe: DemoRecipe, suite: str) -> None:
                          f"generating {suite} needs a baku_state cell of {suite}")
 
 
-def recipe_driver(recipe: DemoRecipe, task: TaskSpec):
-    """The trained policy a recipe's demos share control with, for `task` (None without one): the driver cell's
-    method, its training loaded (`hilam.bench.trained_cell`)."""
-    if not recipe.driver:
-        return None
+@functools.lru_cache(maxsize=None)
+def _driver_method(cell_file: str):
+    """A driver cell's trained method, loaded once per process (`hilam.bench.trained_cell`: its demos, its checkpoint),
+    however many tasks the process's state passes run."""
     import torch
 
     from hilam.bench import trained_cell
-    from hilam.data.expert.rollout import PolicyDriver
 
     torch.set_num_threads(1)  # one per generation worker
-    _, _, _, method = trained_cell(recipe.driver)
-    return PolicyDriver(method.policy(), task.language)
+    return trained_cell(cell_file)[3]
+
+
+def recipe_driver(recipe: DemoRecipe, task: TaskSpec):
+    """The trained policy a recipe's demos share control with, for `task` (None without one): a fresh evaluator
+    policy of the driver cell's method."""
+    if not recipe.driver:
+        return None
+    from hilam.data.expert.rollout import PolicyDriver
+
+    return PolicyDriver(_driver_method(recipe.driver).policy(), task.language)
 
 
 def state_pass(task: TaskSpec, cfg: GenerateConfig, progress=None) -> dict:

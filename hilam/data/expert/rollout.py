@@ -28,7 +28,7 @@ class Midpoints:
 
 class PolicyDriver:
     """An evaluator policy (`reset(slot)`, `act(observations, slots)`) of a state-based method, driving one env: what
-    it would do now, from the env's privileged observation and the task's instruction."""
+    it would do now, from the env's latest observation (its privileged part) and the task's instruction."""
 
     def __init__(self, policy, language: str):
         self.policy, self.language = policy, language
@@ -36,8 +36,8 @@ class PolicyDriver:
     def reset(self) -> None:
         self.policy.reset(0)
 
-    def __call__(self, env: LiberoEnv) -> np.ndarray:
-        return self.policy.act([{"privileged": env.privileged(), "language": self.language}], [0])[0]
+    def __call__(self, obs: dict) -> np.ndarray:
+        return self.policy.act([{"privileged": obs["privileged"], "language": self.language}], [0])[0]
 
 
 def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.ndarray | None = None,
@@ -51,7 +51,7 @@ def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.nda
     executes the expert's arm action with probability `beta` per step and the driver's otherwise (its own seeded
     stream; the gripper command stays the expert's; the driver is asked every step, so its ensembling and history
     follow the episode); `actions` records the expert's."""
-    env.reset(init_state=init_state, seed=seed)
+    obs = env.reset(init_state=init_state, seed=seed)
     expert = ScriptedExpert(env, np.random.default_rng(seed) if jitter else Midpoints())
     expert.reset()
     noise, mix = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
@@ -63,12 +63,12 @@ def expert_episode(env: LiberoEnv, seed: int, max_steps: int, init_state: np.nda
         actions.append(expert.act())
         executed = actions[-1].copy()
         if driver is not None:
-            proposed = driver(env)
+            proposed = driver(obs)
             if mix.random() >= beta:  # the arm only: the gripper integrates the sign of its command, so a command
                 executed[:6] = proposed[:6]  # that flips from step to step would leave it half closed, grasping nothing
         if action_noise > 0:
             executed[:6] = np.clip(executed[:6] + noise.normal(0.0, action_noise, 6), -1.0, 1.0)
-        env.step(executed)
+        obs = env.step(executed)
         if env.success():
             return ExpertEpisode(True, np.asarray(states), np.asarray(actions))
     return ExpertEpisode(False, np.asarray(states), np.asarray(actions), expert.reason)
