@@ -6,7 +6,7 @@ Cells of the same (suite, method, fraction, profile) are pooled over seeds: the 
 episodes over all seeds, the interval a Wilson 95% interval on the pooled episodes, and the seed
 spread is shown as well. Where cells recorded it, the share of each task's goal predicates that hold at an
 episode's end (a graded measure of progress, pooled over episodes) gets its own table. The papers' numbers sit
-in their own labelled columns. Comparisons come in two kinds: every method against flat BAKU, pooled (the
+in their own labelled rows or columns. Comparisons come in two kinds: every method against flat BAKU, pooled (the
 issue's question, e.g. HiLAM - BAKU at 10%), and every pair of cells trained on identical demos
 (`data.fingerprint`), where only method and seed differ; both with a two-sided Fisher's exact p. Output is
 deterministic: the same cells give byte-identical files.
@@ -106,6 +106,11 @@ def identity(cell: dict) -> tuple:
             eval_suite(cell), render_mode(cell), set_suffix(cell), demo_pool(cell))
 
 
+def cell_settings(cells: list[dict]) -> dict[str, dict]:
+    """'-set<hash>' -> the settings it stands for, from the cells that ran with them."""
+    return {set_suffix(c): {k: v for k, v in c["overrides"].items() if k != "render_mode"} for c in cells if set_suffix(c)}
+
+
 def load_cells(runs: Path) -> list[dict]:
     """Every results cell under `runs`; a file that is not one, a cell of no episodes and a cell stored twice are
     refused, naming the files, since any of them would pool into the tables as a wrong seed."""
@@ -188,11 +193,15 @@ def write_table(out: Path, name: str, title: str, header: list[str], rows: list[
     (out / f"{name}.tex").write_text("\n".join(tex) + "\n")
 
 
-def tables(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
-    """Write every table; returns the names written."""
+def tables(pooled: dict[tuple, Pooled], out: Path, settings: dict[str, dict] | None = None) -> list[str]:
+    """Write every table; returns the names written. `settings`: what each '-set<hash>' in a row's name changed
+    (`load_cells`), listed under the tables those rows are in."""
+    settings = settings or {}
     out.mkdir(parents=True, exist_ok=True)
-    note = (f"Ours: success % [Wilson 95% interval] (episodes, seeds), scripted demos. "
-            f"'paper:' columns: {SOURCE}, human demos, 50 episodes per task; not comparable in absolute terms.")
+    def note(where: str) -> str:
+        return (f"Ours: success % [Wilson 95% interval] (episodes, seeds), scripted demos. 'paper:' {where}: {SOURCE}, "
+                "human demos, 50 episodes per task; not comparable in absolute terms.")
+
     names = []
     for profile in sorted({k[3] for k in pooled}):
         mine = {k: v for k, v in pooled.items() if k[3] == profile}
@@ -205,18 +214,27 @@ def tables(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
             rows = [[s, *(mine[(s, m, 1.0, profile)].cell() if (s, m, 1.0, profile) in mine else "" for m in methods),
                      fmt_paper(paper_rate(s, "baku", 1.0)), fmt_paper(paper_rate(s, "hilam", 1.0))]
                     for s in suites if any(k[0] == s for k in full)]
-            write_table(out, f"suites_{profile}", f"All demos, profile {profile}", header, rows, note)
+            write_table(out, f"suites_{profile}", f"All demos, profile {profile}", header, rows, note("columns"))
             names.append(f"suites_{profile}")
-        # fractions x methods per suite (the data-efficiency table)
+        # methods x fractions per suite (the data-efficiency table); the papers' rows last
         for s in suites:
             fracs = sorted({k[2] for k in mine if k[0] == s})
             ms = [m for m in methods if any(k[:2] == (s, m) for k in mine)]
-            header = ["demos", *ms, "paper: BAKU", "paper: HiLAM"]
-            rows = [[f"{100 * f:g}%", *(mine[(s, m, f, profile)].cell() if (s, m, f, profile) in mine else "" for m in ms),
-                     fmt_paper(paper_rate(s, "baku", f)), fmt_paper(paper_rate(s, "hilam", f))] for f in fracs]
+            header = ["method", *(f"{100 * f:g}%" for f in fracs)]
+            rows = [[m, *(mine[(s, m, f, profile)].cell() if (s, m, f, profile) in mine else "" for f in fracs)]
+                    for m in ms]
+            rows += [[f"paper: {label}", *(fmt_paper(paper_rate(s, m, f)) for f in fracs)]
+                     for m, label in (("baku", "BAKU"), ("hilam", "HiLAM"))]
             write_table(out, f"fractions_{s}_{profile}", f"{s}: data fractions, profile {profile}", header, rows,
-                        note + demo_sets({k: v for k, v in mine.items() if k[0] == s}))
+                        note("rows") + settings_legend(ms, settings)
+                        + demo_sets({k: v for k, v in mine.items() if k[0] == s}))
             names.append(f"fractions_{s}_{profile}")
+            # the same for the registered methods on the default demos and settings alone (README's table)
+            plain = [r for r in rows if r[0] in method_names() or r[0].startswith("paper: ")]
+            write_table(out, f"methods_{s}_{profile}", f"{s}: data fractions of the methods as registered, profile "
+                        f"{profile}", header, plain, note("rows") + "\n\nRows of other demo recipes, settings changed "
+                        f"by name and larger demo pools: `fractions_{s}_{profile}.md`.")
+            names.append(f"methods_{s}_{profile}")
             # per-task success of every (method, fraction)
             keys = [k for k in sorted(mine) if k[0] == s]
             tasks = sorted({t for k in keys for t in mine[k].per_task})
@@ -246,7 +264,7 @@ def tables(pooled: dict[tuple, Pooled], out: Path) -> list[str]:
             header = ["variant", *(f"{s} {100 * f:g}%" for s, f in cols)]
             rows = [[m, *(mine[(s, m, f, profile)].cell() if (s, m, f, profile) in mine else "" for s, f in cols)]
                     for m in variants]
-            write_table(out, f"ablations_{profile}", f"Ablations, profile {profile}", header, rows, note)
+            write_table(out, f"ablations_{profile}", f"Ablations, profile {profile}", header, rows, note("columns"))
             names.append(f"ablations_{profile}")
     return names
 
@@ -307,6 +325,14 @@ def comparisons(cells: list[dict], pooled: dict[tuple, Pooled], out: Path) -> li
                     "Success % (successes/episodes); two-sided Fisher's exact p.")
         names.append(f"vs_{BASE_PROFILE}_profile")
     return names
+
+
+def settings_legend(rows: list[str], settings: dict[str, dict]) -> str:
+    """A note saying what each '-set<hash>' among `rows` changed by name (`--set`)."""
+    used = sorted({suffix for suffix in settings if any(suffix in r for r in rows)})
+    return ("\n\nSettings changed by name (`--set`) in rows named `-set<hash>`:\n"
+            + "\n".join(f"- `{u}`: " + ", ".join(f"`{k}={v}`" for k, v in sorted(settings[u].items())) for u in used)
+            ) if used else ""
 
 
 def demo_sets(cells: dict[tuple, Pooled]) -> str:
@@ -373,7 +399,7 @@ def main() -> None:
     if not pooled:
         raise SystemExit(f"{a.runs}: no results cells yet; run `make bench` first")
     out = Path(a.out)
-    names = tables(pooled, out) + comparisons(cells, pooled, out) + plots(pooled, out)
+    names = tables(pooled, out, cell_settings(cells)) + comparisons(cells, pooled, out) + plots(pooled, out)
     print(f"{len(names)} tables and plots from {sum(len(p.seeds) for p in pooled.values())} cells -> {out}")
 
 

@@ -1,4 +1,4 @@
-"""Tables and plots from synthetic results cells: golden Markdown, determinism, paper columns kept apart."""
+"""Tables and plots from synthetic results cells: golden Markdown, determinism, paper numbers kept apart."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.tables import comparisons, load_cells, main, pool, tables
+from benchmarks.tables import cell_settings, comparisons, load_cells, main, pool, tables
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -49,8 +49,8 @@ def test_seeds_are_pooled_and_papers_stay_in_their_own_columns(runs: Path, tmp_p
     assert p.episodes == 200 and p.successes == 50 and p.rate == pytest.approx(0.25)
     tables(pooled, tmp_path / "t")
     rows = (tmp_path / "t" / "fractions_libero_10_cpu.csv").read_text().splitlines()
-    assert rows[0].split(",")[-2:] == ["paper: BAKU", "paper: HiLAM"]
-    assert rows[1].endswith(",23,45")  # the paper's 10% numbers, beside ours, not in our cells
+    assert rows[0] == "method,10%,100%"
+    assert rows[-2:] == ["paper: BAKU,23,86", "paper: HiLAM,45,94"]  # the paper's numbers in rows of their own
 
 
 def test_goal_progress_is_pooled_over_the_episodes_that_recorded_it(runs: Path, tmp_path: Path):
@@ -89,6 +89,21 @@ def test_cells_on_other_demos_and_other_families_ablations_are_shown(runs: Path,
     assert "100%" not in note  # one cell at 100%: nothing to tell apart
     rows = (tmp_path / "t" / "ablations_cpu.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["being_h0", "being_h0_nopretrain", "hilam", "hilam_latent"]
+
+
+def test_rows_run_with_changed_settings_say_what_changed(runs: Path, tmp_path: Path):
+    path = runs / "libero_10" / "baku" / "frac1-seed0-cpu.json"
+    cell = json.loads(path.read_text())
+    path.unlink()
+    cell["overrides"] = {"baku.head.loss": "l1"}
+    (path.parent / "frac1-seed0-cpu-setx.json").write_text(json.dumps(cell))
+    cells = load_cells(runs)
+    tables(pool(cells), tmp_path / "t", cell_settings(cells))
+    md = (tmp_path / "t" / "fractions_libero_10_cpu.md").read_text()
+    suffix = next(c["method"] for c in cells if "-set" in c["method"]).removeprefix("baku")
+    assert f"| baku{suffix} |" in md and f"- `{suffix}`: `baku.head.loss=l1`" in md
+    plain = (tmp_path / "t" / "methods_libero_10_cpu.md").read_text()  # README's table: registered methods alone
+    assert f"| baku{suffix} |" not in plain and "| hilam |" in plain and "| paper: BAKU | 23 |" in plain
 
 
 def test_a_broken_cell_is_named(tmp_path: Path):
