@@ -78,8 +78,10 @@ class ChunkPolicy:
 
     def __init__(self, predict: Callable[[dict, np.ndarray], np.ndarray], instructions: list[str],
                  image_size: int, chunk: int, ensemble_k: float = 0.01, state_width: int = 0,
-                 encode: Callable[[list[str]], torch.Tensor] | None = None, history: int = 1, history_stride: int = 1):
+                 encode: Callable[[list[str]], torch.Tensor] | None = None, history: int = 1, history_stride: int = 1,
+                 newest_dims: tuple[int, ...] = ()):
         self.predict, self.image_size, self.chunk, self.k = predict, image_size, chunk, ensemble_k
+        self.newest_dims = newest_dims  # action dims taken from the newest chunk, not ensembled (`TemporalEnsemble`)
         self.state_width = state_width
         self.history = StateHistory(history, history_stride) if history > 1 else None
         self.task_index = {text: i for i, text in enumerate(instructions)}
@@ -87,7 +89,7 @@ class ChunkPolicy:
         self.ensembles: dict[int, TemporalEnsemble] = {}
 
     def reset(self, slot: int) -> None:
-        self.ensembles[slot] = TemporalEnsemble(self.chunk, self.k)
+        self.ensembles[slot] = TemporalEnsemble(self.chunk, self.k, self.newest_dims)
         if self.history:
             self.history.reset(slot)
 

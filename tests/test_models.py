@@ -76,6 +76,17 @@ def test_temporal_ensemble_weights_oldest_most():
     np.testing.assert_allclose(te(c1), [10.0])
 
 
+def test_temporal_ensemble_takes_newest_dims_from_the_newest_chunk():
+    """The gripper (dim 1 here) from the newest chunk's first action, the arm (dim 0) averaged as before."""
+    te, plain = TemporalEnsemble(chunk=3, k=0.0, newest_dims=(1,)), TemporalEnsemble(chunk=3, k=0.0)
+    c0 = np.array([[0.0, -1.0], [1.0, 1.0], [2.0, 1.0]])  # the old chunk expects to close in one step ...
+    c1 = np.array([[3.0, -1.0], [4.0, -1.0], [5.0, 1.0]])  # ... the new one, seeing the gripper still high, does not
+    for e in (te, plain):
+        e(c0)
+    np.testing.assert_allclose(plain(c1), [2.0, 0.0])
+    np.testing.assert_allclose(te(c1), [2.0, -1.0])
+
+
 def test_head_loss_is_mse_or_l1_over_valid_steps_only():
     from hilam.models.heads import DeterministicHead
 

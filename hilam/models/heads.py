@@ -83,10 +83,13 @@ class LatentHead(DeterministicHead):
 
 
 class TemporalEnsemble:
-    """Average every chunk's prediction for the current step, weight exp(-k * i) with i = 0 the oldest."""
+    """Average every chunk's prediction for the current step, weight exp(-k * i) with i = 0 the oldest. Action
+    dimensions in `newest_dims` instead take the newest chunk's first action: a closed-loop decision from the current
+    observation rather than a vote of chunks predicted up to `chunk` - 1 steps ago (e.g. the gripper, whose closing the
+    older chunks time by the demos' pace: a policy slower than its demos then closes above the object)."""
 
-    def __init__(self, chunk: int, k: float = 0.01):
-        self.chunk, self.k = chunk, k
+    def __init__(self, chunk: int, k: float = 0.01, newest_dims: tuple[int, ...] = ()):
+        self.chunk, self.k, self.newest_dims = chunk, k, list(newest_dims)
         self.history: list[np.ndarray] = []  # chunks predicted at the last `chunk` steps, oldest first
 
     def reset(self) -> None:
@@ -97,4 +100,6 @@ class TemporalEnsemble:
         n = len(self.history)
         preds = np.stack([c[n - 1 - j] for j, c in enumerate(self.history)])  # oldest chunk first
         w = np.exp(-self.k * np.arange(n))
-        return (w[:, None] * preds).sum(0) / w.sum()
+        out = (w[:, None] * preds).sum(0) / w.sum()
+        out[self.newest_dims] = preds[-1][self.newest_dims]
+        return out
