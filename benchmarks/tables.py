@@ -229,10 +229,10 @@ def tables(pooled: dict[tuple, Pooled], out: Path, settings: dict[str, dict] | N
                         note("rows") + settings_legend(ms, settings)
                         + demo_sets({k: v for k, v in mine.items() if k[0] == s}))
             names.append(f"fractions_{s}_{profile}")
-            # the same for the registered methods on the default demos and settings alone (README's table)
-            plain = [r for r in rows if r[0] in method_names() or r[0].startswith("paper: ")]
-            write_table(out, f"methods_{s}_{profile}", f"{s}: data fractions of the methods as registered, profile "
-                        f"{profile}", header, plain, note("rows") + "\n\nRows of other demo recipes, settings changed "
+            # the same for the methods themselves on the default demos and settings alone (README's table)
+            plain = [r for r in rows if (r[0] in method_names() and not family(r[0])) or r[0].startswith("paper: ")]
+            write_table(out, f"methods_{s}_{profile}", f"{s}: data fractions of the methods, profile {profile}", header,
+                        plain, note("rows") + f"\n\nTheir variants and ablations, other demo recipes, settings changed "
                         f"by name and larger demo pools: `fractions_{s}_{profile}.md`.")
             names.append(f"methods_{s}_{profile}")
             # per-task success of every (method, fraction)
