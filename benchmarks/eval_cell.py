@@ -37,7 +37,8 @@ def reevaluate(cell_file: str, init_states: str, episodes_per_task: int, workers
                                      render=conf.observation == "images", render_mode=conf.profile.render_mode,
                                      image_size=cell["protocol"].get("image_size", 128),
                                      max_steps=cell["protocol"]["max_steps"]))
-    return {"cell": cell_file, "protocol": ev["protocol"] | {"seed": seed, "ensemble_k": policy.k, "newest_dims": list(policy.newest_dims)},
+    executed = {"seed": seed, "ensemble_k": policy.k, "newest_dims": list(policy.newest_dims)}
+    return {"cell": cell_file, "protocol": ev["protocol"] | executed,
             "success_rate": ev["success_rate"],
             "ci95": ev["ci95"], "episodes": ev["episodes"], "goal_progress": ev["goal_progress"],
             "per_task": {k: v["success_rate"] for k, v in ev["per_task"].items()}, "seconds": ev["seconds"],

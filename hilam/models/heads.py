@@ -84,9 +84,9 @@ class LatentHead(DeterministicHead):
 
 class TemporalEnsemble:
     """Average every chunk's prediction for the current step, weight exp(-k * i) with i = 0 the oldest. Action
-    dimensions in `newest_dims` instead take the newest chunk's first action: a closed-loop decision from the current
-    observation rather than a vote of chunks predicted up to `chunk` - 1 steps ago (e.g. the gripper, whose closing the
-    older chunks time by the demos' pace: a policy slower than its demos then closes above the object)."""
+    dimensions in `newest_dims` instead take the newest chunk's first action: a decision from the current observation
+    alone rather than a vote of chunks predicted up to `chunk` - 1 steps ago (a diagnostic: for the libero_10 state
+    policy's gripper it is far worse than the vote, docs/results.md)."""
 
     def __init__(self, chunk: int, k: float = 0.01, newest_dims: tuple[int, ...] = ()):
         self.chunk, self.k, self.newest_dims = chunk, k, list(newest_dims)
