@@ -31,7 +31,7 @@ def reevaluate(cell_file: str, init_states: str, episodes_per_task: int, workers
     policy = method.policy()
     if ensemble_k is not None:
         policy.k = ensemble_k
-    policy.newest_dims = tuple(newest_dims)
+    policy.newest_dims = newest_dims
     ev = evaluate(policy, EvalConfig(suite=cell["suite"], episodes_per_task=episodes_per_task,
                                      init_states=init_states, workers=workers, seed=seed,
                                      render=conf.observation == "images", render_mode=conf.profile.render_mode,

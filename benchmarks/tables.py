@@ -89,9 +89,14 @@ def render_mode(cell: dict) -> str | None:
     return (ev.get("render_mode") or LIBERO) if ev.get("rendered", True) else None
 
 
+def named_settings(cell: dict) -> dict:
+    """The settings a cell changed by name (`--set`), without the render mode (named apart)."""
+    return {k: v for k, v in (cell.get("overrides") or {}).items() if k != "render_mode"}
+
+
 def set_suffix(cell: dict) -> str:
     """'-set<hash>' of a cell run with settings changed by name (`--set`; the render mode is named apart), else ''."""
-    return overrides_suffix({k: v for k, v in (cell.get("overrides") or {}).items() if k != "render_mode"})
+    return overrides_suffix(named_settings(cell))
 
 
 def demo_pool(cell: dict) -> int:
@@ -108,7 +113,7 @@ def identity(cell: dict) -> tuple:
 
 def cell_settings(cells: list[dict]) -> dict[str, dict]:
     """'-set<hash>' -> the settings it stands for, from the cells that ran with them."""
-    return {set_suffix(c): {k: v for k, v in c["overrides"].items() if k != "render_mode"} for c in cells if set_suffix(c)}
+    return {set_suffix(c): named_settings(c) for c in cells if set_suffix(c)}
 
 
 def load_cells(runs: Path) -> list[dict]:

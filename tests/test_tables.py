@@ -102,7 +102,7 @@ def test_rows_run_with_changed_settings_say_what_changed(runs: Path, tmp_path: P
     md = (tmp_path / "t" / "fractions_libero_10_cpu.md").read_text()
     suffix = next(c["method"] for c in cells if "-set" in c["method"]).removeprefix("baku")
     assert f"| baku{suffix} |" in md and f"- `{suffix}`: `baku.head.loss=l1`" in md
-    plain = (tmp_path / "t" / "methods_libero_10_cpu.md").read_text()  # README's table: registered methods alone
+    plain = (tmp_path / "t" / "methods_libero_10_cpu.md").read_text()  # README's table: the methods without their variants
     assert f"| baku{suffix} |" not in plain and "| hilam |" in plain and "| paper: BAKU | 23 |" in plain
 
 
