@@ -87,7 +87,8 @@ def bench_cmd(suite: str = "long", frac: str = "0.1", methods: str = "baku", see
     """Benchmark cells for every combination of the comma-separated suites ('all' = the four), fractions,
     methods and seeds: demos, then train + evaluate; finished cells are skipped unless --force. --keep-every N
     keeps the policy's checkpoints every N steps (for evaluating it along training, e.g. in HMA). --recipe: how the
-    expert's demos are made (hilam.data.recipes: clean, start, dart10, dart20); one data root holds one recipe.
+    expert's demos are made (`hilam.data.recipes.RECIPES`: clean, start, dart20_fixed, ...); one data root holds one
+    recipe.
     --results: where cell JSONs go (your runs: runs/cells; the committed reference cells: results/runs).
     --eval-suite: evaluate the trained policy on another registered LIBERO benchmark (e.g. libero_10_lan; default: the
     suite trained on), a cell of its own (`...-on-<benchmark>.json`) sharing the training. --mixed-sources: train on
