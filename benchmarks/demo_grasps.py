@@ -39,13 +39,8 @@ def modes(bearings: list[float], gap: float) -> list[dict]:
     b = np.sort(np.asarray(bearings) % 360)
     gaps = np.diff(np.append(b, b[0] + 360))  # gaps[i]: from b[i] to the next one round the circle
     cuts = np.flatnonzero(gaps > gap)
-    if len(cuts) == 0:
-        groups = [b]
-    else:
-        start = (cuts[-1] + 1) % len(b)
-        rolled = np.roll(b, -start)  # begin just after the widest-ranked cut, so no arc wraps through a cut
-        cuts_rolled = np.flatnonzero(np.diff(np.append(rolled, rolled[0] + 360)) > gap)
-        groups = np.split(rolled, cuts_rolled[:-1] + 1)
+    # start just after the last cut, so that no arc wraps through one; the other cuts split the rest
+    groups = np.split(np.roll(b, -(cuts[-1] + 1)), (cuts[:-1] - cuts[-1]) % len(b)) if len(cuts) else [b]
     out = []
     for g in groups:
         r = np.radians(g)
